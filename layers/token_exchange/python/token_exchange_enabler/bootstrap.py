@@ -1,0 +1,135 @@
+"""Builds the worker from configuration: the one place where adapters are created.
+
+The Lambda handler, the operator CLI and the local stack all come through here, so they run
+the same code with the same settings. Heavy or optional parts (Idempotency, boto3 clients) are
+imported only when configured, to keep cold starts short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .auth0 import CallStats, ClientCredentials, ManagementApi, TokenEndpoint, new_session
+from .config import Config
+from .enablers import Enabler, build_enabler
+from .token_cache import TokenProvider
+from .worker import DeadLetters, Worker
+
+IDEMPOTENCY_TTL_SECONDS = 3600
+
+# Token-cache events worth a metric (see token_cache.TokenProvider's on_event).
+_TOKEN_METRICS = {"fetched": "TokenFetched", "cache_error": "TokenCacheErrors"}
+
+
+@dataclass
+class Runtime:
+    config: Config
+    stats: CallStats
+    tokens: TokenProvider
+    api: ManagementApi
+    enabler: Enabler
+    worker: Worker
+
+
+class SecretCredentials:
+    """The Auth0 client credentials, read through Powertools Parameters (cached for 5 minutes).
+
+    After Auth0 rejects them, the next read bypasses the cache: an operator who fixes the secret
+    sees it used within one retry, not after the cache expires.
+    """
+
+    def __init__(self, secret_id: str, max_age: int = 300):
+        self._secret_id = secret_id
+        self._max_age = max_age
+        self._force = False
+
+    def __call__(self) -> ClientCredentials:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_secret(self._secret_id, transform="json", max_age=self._max_age,
+                                      force_fetch=self._force)
+        self._force = False
+        return ClientCredentials.from_secret(value)
+
+    def rejected(self) -> None:
+        self._force = True
+
+
+def _idempotency(table: str):
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    def mark_duplicate(response: Any, data_record: Any) -> Any:
+        if isinstance(response, dict):
+            return {**response, "duplicate": True}
+        return response
+
+    persistence = DynamoDBPersistenceLayer(table_name=table)
+    config = IdempotencyConfig(
+        event_key_jmespath="[api_id, mode, dry_run]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        response_hook=mark_duplicate,
+    )
+
+    def wrap(run, context):
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            config.register_lambda_context(context)
+
+        def enable_api(api: dict) -> dict:
+            return run(api)
+
+        guarded = idempotent_function(
+            enable_api, data_keyword_argument="api", persistence_store=persistence, config=config,
+            key_prefix="enable_token_exchange",
+        )
+        return lambda data: guarded(api=data)
+
+    return wrap
+
+
+def build_runtime(config: Config, *, metrics: Any = None, session=None) -> Runtime:
+    stats = CallStats()
+    session = session or new_session()
+    credentials = SecretCredentials(config.credentials_secret_id)
+    endpoint = TokenEndpoint(base_url=config.base_url, audience=config.audience, credentials=credentials,
+                             session=session, timeout=config.http_timeout, stats=stats)
+
+    def fetch():
+        from .auth0 import CredentialsRejected
+
+        try:
+            return endpoint.fetch()
+        except CredentialsRejected:
+            credentials.rejected()
+            raise
+
+    def on_token_event(name: str) -> None:
+        metric = _TOKEN_METRICS.get(name)
+        if metric and metrics is not None:
+            from aws_lambda_powertools.metrics import MetricUnit
+
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+    tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event)
+    api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
+                        stats=stats)
+    enabler = build_enabler(api, config)
+
+    def set_deadline(deadline):
+        api.deadline = deadline
+
+    worker = Worker(
+        enabler=enabler,
+        dead_letters=DeadLetters(config.dead_letter_queue_url) if config.dead_letter_queue_url else None,
+        stats=stats,
+        deadline_setter=set_deadline,
+        metrics=metrics,
+        idempotent=_idempotency(config.idempotency_table) if config.idempotency_table else None,
+        dry_run=config.dry_run,
+    )
+    return Runtime(config=config, stats=stats, tokens=tokens, api=api, enabler=enabler, worker=worker)

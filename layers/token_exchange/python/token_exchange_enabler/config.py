@@ -1,0 +1,165 @@
+"""Configuration from the environment, validated once at start.
+
+Every problem is collected and reported together, one clear line per variable, so that a
+deployment with two mistakes is fixed in one round trip. Nothing here does I/O.
+
+The names are a contract shared with the SAM template, the operator CLI and the local stack;
+see the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+MODE_ON_BEHALF_OF = "on_behalf_of"
+MODE_LEGACY = "legacy_resource_server"
+MODES = (MODE_ON_BEHALF_OF, MODE_LEGACY)
+
+# A tenant's canonical domain: labels of letters, digits and hyphens, at least one dot.
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a usable configuration."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration: " + "; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    auth0_domain: str
+    credentials_secret_id: str
+    token_cache_secret_id: str
+    mode: str = MODE_ON_BEHALF_OF
+    base_url: str = ""
+    dead_letter_queue_url: str | None = None
+    idempotency_table: str | None = None
+    skip_identifier_patterns: tuple[str, ...] = ()
+    dry_run: bool = False
+    grant_audiences: tuple[str, ...] = ()
+    client_name_suffix: str = " (token exchange)"
+    http_timeout: tuple[float, float] = field(default=(3.05, 10.0))
+
+    @property
+    def audience(self) -> str:
+        """The Management API audience: always the canonical domain, whatever base_url says."""
+        return f"https://{self.auth0_domain}/api/v2/"
+
+    def is_skipped_identifier(self, identifier: str) -> str | None:
+        """The skip pattern that matches ``identifier``, if any (case-sensitive fnmatch)."""
+        for pattern in self.skip_identifier_patterns:
+            if fnmatch.fnmatchcase(identifier, pattern):
+                return pattern
+        return None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required")
+            return value
+
+        domain = required("AUTH0_DOMAIN").lower()
+        if domain and not _DOMAIN.match(domain):
+            problems.append(
+                f"AUTH0_DOMAIN must be the tenant's domain such as 'acme.eu.auth0.com' "
+                f"(no scheme, no path), got {_shorten(domain)!r}"
+            )
+        credentials = required("AUTH0_CREDENTIALS_SECRET_ID")
+        cache = required("TOKEN_CACHE_SECRET_ID")
+
+        mode = env.get("TOKEN_EXCHANGE_MODE", "").strip() or MODE_ON_BEHALF_OF
+        if mode not in MODES:
+            problems.append(f"TOKEN_EXCHANGE_MODE must be one of {', '.join(MODES)}, got {_shorten(mode)!r}")
+
+        base_url = env.get("AUTH0_BASE_URL", "").strip().rstrip("/")
+        if base_url:
+            problem = base_url_problem(base_url)
+            if problem:
+                problems.append(f"AUTH0_BASE_URL {problem}")
+        elif domain:
+            base_url = f"https://{domain}"
+
+        dry_run = env.get("DRY_RUN", "").strip().lower()
+        if dry_run not in _TRUE | _FALSE:
+            problems.append(f"DRY_RUN must be true or false, got {_shorten(dry_run)!r}")
+
+        timeout_text = env.get("AUTH0_HTTP_TIMEOUT", "").strip()
+        timeout = (3.05, 10.0)
+        if timeout_text:
+            try:
+                read = float(timeout_text)
+                if not 0 < read <= 300:
+                    raise ValueError
+                timeout = (min(3.05, read), read)
+            except ValueError:
+                problems.append(f"AUTH0_HTTP_TIMEOUT must be seconds between 0 and 300, got {_shorten(timeout_text)!r}")
+
+        grants = _csv(env.get("DOWNSTREAM_GRANT_AUDIENCES", ""))
+        if grants and mode != MODE_ON_BEHALF_OF:
+            problems.append("DOWNSTREAM_GRANT_AUDIENCES applies only to TOKEN_EXCHANGE_MODE=on_behalf_of")
+
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            auth0_domain=domain,
+            credentials_secret_id=credentials,
+            token_cache_secret_id=cache,
+            mode=mode,
+            base_url=base_url,
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip() or None,
+            idempotency_table=env.get("IDEMPOTENCY_TABLE_NAME", "").strip() or None,
+            skip_identifier_patterns=_csv(env.get("SKIP_IDENTIFIER_PATTERNS", "")),
+            dry_run=dry_run in _TRUE,
+            grant_audiences=grants,
+            http_timeout=timeout,
+        )
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` may not be used as the Auth0 base URL, or None if it may.
+
+    TLS is always required, except for a loopback host (a local emulator): a token must never
+    travel in clear text over a network.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an absolute https:// URL, got {_shorten(url)!r}"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "must not contain credentials, a query or a fragment"
+    if parts.path not in ("", "/"):
+        return "must not contain a path"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return f"may use plain http:// only for a loopback host, got {parts.hostname!r}"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _shorten(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,0 +1,87 @@
+import pytest
+
+from token_exchange_enabler.config import MODE_LEGACY, Config, ConfigError, base_url_problem
+
+BASE = {
+    "AUTH0_DOMAIN": "acme.eu.auth0.com",
+    "AUTH0_CREDENTIALS_SECRET_ID": "auth0/credentials",
+    "TOKEN_CACHE_SECRET_ID": "auth0/token-cache",
+}
+
+
+def test_minimal_configuration_has_safe_defaults():
+    config = Config.from_env(BASE)
+    assert config.mode == "on_behalf_of"
+    assert config.base_url == "https://acme.eu.auth0.com"
+    assert config.audience == "https://acme.eu.auth0.com/api/v2/"
+    assert config.dry_run is False
+    assert config.skip_identifier_patterns == ()
+    assert config.dead_letter_queue_url is None
+
+
+def test_every_missing_variable_is_named_in_one_error():
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({})
+    message = str(caught.value)
+    for name in ("AUTH0_DOMAIN", "AUTH0_CREDENTIALS_SECRET_ID", "TOKEN_CACHE_SECRET_ID"):
+        assert f"{name} is required" in message
+    assert len(caught.value.problems) == 3
+
+
+@pytest.mark.parametrize(
+    "variable,value,expected",
+    [
+        ("AUTH0_DOMAIN", "https://acme.eu.auth0.com", "AUTH0_DOMAIN must be the tenant's domain"),
+        ("AUTH0_DOMAIN", "acme.eu.auth0.com/api", "AUTH0_DOMAIN must be the tenant's domain"),
+        ("TOKEN_EXCHANGE_MODE", "obo", "TOKEN_EXCHANGE_MODE must be one of on_behalf_of, legacy_resource_server"),
+        ("DRY_RUN", "maybe", "DRY_RUN must be true or false"),
+        ("AUTH0_BASE_URL", "http://auth0.example.com", "may use plain http:// only for a loopback host"),
+        ("AUTH0_BASE_URL", "ftp://127.0.0.1", "must be an absolute https:// URL"),
+        ("AUTH0_BASE_URL", "https://user:pw@acme.eu.auth0.com", "must not contain credentials"),
+        ("AUTH0_HTTP_TIMEOUT", "-1", "AUTH0_HTTP_TIMEOUT must be seconds"),
+    ],
+)
+def test_bad_values_get_one_clear_message_naming_the_variable(variable, value, expected):
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, variable: value})
+    assert len(caught.value.problems) == 1
+    assert expected in caught.value.problems[0]
+    assert caught.value.problems[0].startswith(variable)
+
+
+def test_loopback_http_base_url_is_accepted_for_an_emulator():
+    config = Config.from_env({**BASE, "AUTH0_BASE_URL": "http://127.0.0.1:8080/"})
+    assert config.base_url == "http://127.0.0.1:8080"
+    assert config.audience == "https://acme.eu.auth0.com/api/v2/"  # the audience never follows the base URL
+
+
+@pytest.mark.parametrize("url", ["http://localhost:1", "http://127.0.0.2:9", "http://[::1]:80", "https://x.example"])
+def test_allowed_base_urls(url):
+    assert base_url_problem(url) is None
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1", "http://169.254.169.254", "http://localhost.evil.com"])
+def test_plain_http_to_a_non_loopback_host_is_refused(url):
+    assert "loopback" in base_url_problem(url)
+
+
+def test_options():
+    config = Config.from_env(
+        {
+            **BASE,
+            "TOKEN_EXCHANGE_MODE": MODE_LEGACY,
+            "SKIP_IDENTIFIER_PATTERNS": "urn:internal:*, https://legacy.example.com/*",
+            "DRY_RUN": "true",
+            "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq",
+        }
+    )
+    assert config.mode == MODE_LEGACY
+    assert config.dry_run is True
+    assert config.is_skipped_identifier("urn:internal:billing") == "urn:internal:*"
+    assert config.is_skipped_identifier("https://api.example.com") is None
+    assert config.dead_letter_queue_url.endswith("/dlq")
+
+
+def test_downstream_grants_only_in_on_behalf_of_mode():
+    with pytest.raises(ConfigError, match="DOWNSTREAM_GRANT_AUDIENCES"):
+        Config.from_env({**BASE, "TOKEN_EXCHANGE_MODE": MODE_LEGACY, "DOWNSTREAM_GRANT_AUDIENCES": "https://x"})
