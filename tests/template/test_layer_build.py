@@ -1,0 +1,129 @@
+"""The layer's build recipe (layers/token_exchange/Makefile), as `sam build` runs it.
+
+The recipe is run for real with `make`, in a copy of the layer folder as SAM does, with pip
+replaced by a stub that records its arguments: no network, and the layout of the result and the
+exact pip command line are both checked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.template.support import ROOT
+
+# Lambda architecture -> the manylinux platform tag pip must install wheels for.
+PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+PACKAGE = "token_exchange_enabler"
+
+
+@pytest.fixture(scope="module")
+def layer(sam_template) -> tuple[str, dict[str, Any]]:
+    [(logical_id, resource)] = [
+        (rid, r)
+        for rid, r in sam_template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::LayerVersion"
+    ]
+    return logical_id, resource
+
+
+@pytest.fixture(scope="module")
+def layer_dir(layer) -> Path:
+    return ROOT / layer[1]["Properties"]["ContentUri"]
+
+
+def makefile_targets(text: str) -> set[str]:
+    return set(re.findall(r"^([A-Za-z0-9_.-]+):", text, flags=re.MULTILINE))
+
+
+def test_makefile_has_the_target_sam_calls(layer, layer_dir):
+    logical_id, resource = layer
+    assert resource["Metadata"]["BuildMethod"] == "makefile"
+    # SAM runs `make build-<logical id>`.
+    assert f"build-{logical_id}" in makefile_targets((layer_dir / "Makefile").read_text(encoding="utf-8"))
+
+
+def test_requirements_are_pinned_and_leave_boto3_to_the_runtime(layer_dir):
+    lines = [
+        line.split("#", 1)[0].strip()
+        for line in (layer_dir / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    ]
+    requirements = [line for line in lines if line]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\[\]-]+==[A-Za-z0-9.]+", r) for r in requirements), requirements
+    names = {r.split("==")[0].split("[")[0].lower() for r in requirements}
+    assert {"aws-lambda-powertools", "requests"} <= names
+    assert not names & {"boto3", "botocore"}  # provided by the Lambda runtime
+
+
+@pytest.fixture(scope="module")
+def build(layer, layer_dir, tmp_path_factory) -> dict[str, Any]:
+    """Run `make build-<layer>` as SAM would, with a pip stand-in; the artifacts and pip's argv."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    work = tmp_path_factory.mktemp("layer-build")
+    source = work / "source"
+    # SAM builds from a scratch copy of ContentUri; plant the clutter a developer's tree has.
+    shutil.copytree(layer_dir, source, ignore=shutil.ignore_patterns("__pycache__"))
+    (source / "python" / PACKAGE / "__pycache__").mkdir()
+    (source / "python" / PACKAGE / "__pycache__" / "config.cpython-311.pyc").write_bytes(b"")
+    (source / "python" / f"{PACKAGE}.egg-info").mkdir(exist_ok=True)
+    argv_file = work / "pip-argv"
+    stub = work / "python-stub"
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{argv_file}"\n', encoding="utf-8")
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    artifacts = work / "artifacts"
+    artifacts.mkdir()
+    completed = subprocess.run(
+        [make, f"build-{layer[0]}", f"ARTIFACTS_DIR={artifacts}", f"PYTHON={stub}"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return {"artifacts": artifacts, "argv": argv_file.read_text(encoding="utf-8").splitlines()}
+
+
+def test_build_lays_out_the_package_under_python(build, layer_dir):
+    built = build["artifacts"] / "python" / PACKAGE
+    expected = sorted(
+        p.relative_to(layer_dir / "python").as_posix() for p in (layer_dir / "python" / PACKAGE).rglob("*.py")
+    )
+    assert (
+        sorted(p.relative_to(build["artifacts"] / "python").as_posix() for p in built.rglob("*.py"))
+        == expected
+    )
+    assert (built / "__init__.py").is_file()
+    assert not list(build["artifacts"].rglob("__pycache__"))
+    assert not list(build["artifacts"].rglob("*.egg-info"))
+    assert not (build["artifacts"] / "python" / "python").exists()
+
+
+def test_build_installs_wheels_for_the_functions_platform(build, layer, sam_template):
+    _, resource = layer
+    [architecture] = resource["Properties"]["CompatibleArchitectures"]
+    [runtime] = resource["Properties"]["CompatibleRuntimes"]
+    globals_ = sam_template["Globals"]["Function"]
+    assert (globals_["Runtime"], globals_["Architectures"]) == (runtime, [architecture])
+
+    argv = build["argv"]
+    assert argv[:2] == ["-m", "pip"] and argv[2] == "install"
+
+    def option(name: str) -> str:
+        return argv[argv.index(name) + 1]
+
+    assert option("--platform") == PLATFORMS[architecture]
+    assert option("--python-version") == runtime.removeprefix("python")
+    assert option("--implementation") == "cp"
+    assert "--only-binary=:all:" in argv  # never build from source for the wrong CPU
+    assert "--no-compile" in argv
+    assert option("--target") == str(build["artifacts"] / "python")
+    assert option("-r") == "requirements.txt"
