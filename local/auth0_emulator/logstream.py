@@ -1,0 +1,200 @@
+"""Log-stream emission: the ``sapi`` records Auth0 streams for successful Management API writes.
+
+A record has the log-stream shape ``{"log_id", "data": {...}}`` — exactly what Auth0's EventBridge
+partner source puts under ``detail`` (see :func:`eventbridge_envelope`). Its ``data`` follows the
+samples Auth0 has streamed (``details.request.method`` in lower case, ``details.response.body`` the
+created or updated object, ``client_secret`` values replaced with ``"REDACTED"``) and validates against
+Auth0's official JSON Schema for ``sapi`` records.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+#: ``details.request.channel`` for calls made with a Management API token.
+API_CHANNEL = "api"
+#: ``details.request.channel`` for changes made in the Auth0 Dashboard.
+DASHBOARD_CHANNEL = "https://manage.auth0.com/"
+
+_SECRET_FIELDS = frozenset({"client_secret", "signing_secret"})
+_sequence = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a write, as the log record reports it."""
+
+    client_id: str
+    channel: str = API_CHANNEL
+    ip: str = "127.0.0.1"
+    user_agent: str | None = None
+    user_id: str = ""
+    auth: dict[str, Any] = field(default_factory=dict)
+    auth0_client: dict[str, Any] | None = None
+
+
+def dashboard_actor(admin_user_id: str, dashboard_client_id: str) -> Actor:
+    """An administrator working in the Auth0 Dashboard (used for state seeded directly)."""
+    email = "admin@example.com"
+    return Actor(
+        client_id=dashboard_client_id,
+        channel=DASHBOARD_CHANNEL,
+        user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0",
+        user_id=admin_user_id,
+        auth={
+            "user": {"user_id": admin_user_id, "name": email, "email": email},
+            "strategy": "jwt",
+            "credentials": {"jti": secrets.token_hex(16)},
+        },
+    )
+
+
+def decode_auth0_client(header: str | None) -> dict[str, Any] | None:
+    """The SDK telemetry of an ``Auth0-Client`` header (base64 JSON), if it decodes."""
+    if not header:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def redact(value: Any) -> Any:
+    """A deep copy with every secret value replaced by ``"REDACTED"``, as Auth0 logs them."""
+    if isinstance(value, dict):
+        return {
+            k: "REDACTED" if k in _SECRET_FIELDS and v is not None else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def new_log_id(now: datetime) -> str:
+    """A unique, roughly time-ordered 56-digit log id like Auth0's."""
+    prefix = f"900{now:%Y%m%d%H%M%S}{now.microsecond:06d}{next(_sequence) % 10**12:012d}"
+    return prefix + "".join(secrets.choice("0123456789") for _ in range(56 - len(prefix)))
+
+
+def iso_millis(moment: datetime) -> str:
+    """``2021-11-04T00:11:39.575Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def tenant_name(domain: str) -> str:
+    """The tenant name of a canonical domain (``acme.eu.auth0.com`` -> ``acme``)."""
+    return domain.split(".", 1)[0]
+
+
+def environment_name(domain: str) -> str:
+    """The environment Auth0 reports for a canonical domain (``acme.eu.auth0.com`` -> ``prod-eu-1``)."""
+    labels = domain.split(".")
+    region = labels[1] if len(labels) == 4 and labels[2:] == ["auth0", "com"] else "us"
+    return f"prod-{region}-1"
+
+
+def build_sapi_record(
+    *,
+    domain: str,
+    description: str,
+    method: str,
+    path: str,
+    query: dict[str, Any],
+    request_body: Any,
+    status: int,
+    response_body: Any,
+    actor: Actor,
+    accessed_secrets: list[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``{"log_id", "data"}`` record Auth0 streams for one successful write."""
+    moment = now or datetime.now(UTC)
+    log_id = new_log_id(moment)
+    request: dict[str, Any] = {"method": method.lower(), "path": path, "query": copy.deepcopy(query)}
+    if actor.user_agent:
+        request["userAgent"] = actor.user_agent
+    request.update(
+        {
+            "body": redact(request_body),
+            "channel": actor.channel,
+            "ip": actor.ip,
+            "auth": copy.deepcopy(actor.auth),
+        }
+    )
+    details: dict[str, Any] = {}
+    if accessed_secrets:
+        details["accessedSecrets"] = list(accessed_secrets)
+    if method.upper() == "DELETE":
+        details["deleted"] = True
+    details["request"] = request
+    details["response"] = {
+        "statusCode": status,
+        "body": redact(response_body) if response_body is not None else {},
+    }
+    data: dict[str, Any] = {
+        "date": iso_millis(moment),
+        "type": "sapi",
+        "description": description,
+        "client_id": actor.client_id,
+        "client_name": "",
+        "ip": actor.ip,
+    }
+    if actor.user_agent:
+        data["user_agent"] = actor.user_agent
+    data["details"] = details
+    data["user_id"] = actor.user_id
+    if actor.auth0_client:
+        data["auth0_client"] = copy.deepcopy(actor.auth0_client)
+    data.update(
+        {
+            "hostname": domain,
+            "tenant_name": tenant_name(domain),
+            "environment_name": environment_name(domain),
+            "$event_schema": {"version": "1.0.0"},
+            "log_id": log_id,
+        }
+    )
+    return {"log_id": log_id, "data": data}
+
+
+def default_tenant_uuid(domain: str) -> str:
+    """A stable UUID for a tenant's partner event source (the same domain always gets the same one)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, domain))
+
+
+def eventbridge_envelope(
+    record: dict[str, Any],
+    domain: str,
+    *,
+    tenant_uuid: str | None = None,
+    region: str = "us-east-1",
+    account: str = "000000000000",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """The EventBridge event Auth0's partner event source delivers for one log-stream record."""
+    date = record.get("data", {}).get("date")
+    try:
+        moment = datetime.strptime(date, "%Y-%m-%dT%H:%M:%S.%fZ") if date else datetime.now(UTC)
+    except ValueError:
+        moment = datetime.now(UTC)
+    source_uuid = tenant_uuid or default_tenant_uuid(domain)
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "Auth0 log",
+        "source": f"aws.partner/auth0.com/{tenant_name(domain)}-{source_uuid}/auth0.logs",
+        "account": account,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": copy.deepcopy(record),
+    }

@@ -1,0 +1,446 @@
+"""The emulated tenant's data: resource servers (APIs), clients (applications) and client grants.
+
+Every operation validates its input the way Auth0 does (OpenAPI schema first, then the semantic
+rules below), runs under one re-entrant lock, and returns deep copies, so callers can never change
+the stored state by accident. Failures raise :class:`~local.auth0_emulator.errors.ApiError` with the
+status and body Auth0 would send.
+
+Semantics worth knowing (where the spec is silent the emulator makes a documented choice):
+
+- Objects are shaped like Auth0's responses in recorded real traffic: a resource server has no
+  ``is_system`` field unless it is a system API; defaults are ``signing_alg`` RS256,
+  ``token_lifetime`` 86400, ``token_lifetime_for_web`` 7200, ``allow_offline_access`` false and
+  ``skip_consent_for_verifiable_first_party_clients`` false.
+- ``POST /clients`` with ``app_type: "resource_server"`` must name an existing, non-system resource
+  server in ``resource_server_identifier`` (and that field needs that ``app_type``). The resource
+  server's read-only ``client_id`` then names the new client — unless another client was linked
+  first: a second Custom API client for one API is allowed and does not take the link over.
+- ``PATCH`` replaces top-level fields (a new ``token_exchange`` object replaces the old one
+  entirely; ``null`` removes it). The link (``resource_server_identifier``) cannot change.
+- A system API only accepts ``token_lifetime``, ``skip_consent_for_verifiable_first_party_clients``
+  and ``subject_type_authorization`` in a PATCH; anything else is 400 ``invalid_body``
+  "Payload validation error: 'Additional properties not allowed: <field>'." — the answer tools
+  report from real tenants (the spec only says "System resource servers cannot be patched.").
+  Deleting one is 400 ``operation_not_supported`` "System resource servers cannot be deleted.".
+- Error codes Auth0 does not document are the emulator's choice: 409 ``resource_server_conflict``
+  and ``client_grant_conflict``; 400 ``inexistent_resource_server`` for a Custom API client naming
+  an unknown API; 400 ``operation_not_supported`` for a link to a system API or a change of
+  ``app_type`` to or from ``resource_server``.
+- Deleting a client unlinks it from its resource server; nothing cascades otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import schemas
+from .errors import ApiError, bad_request
+from .tokens import M2MClient
+
+ALPHANUMERIC = string.ascii_letters + string.digits
+SECRET_ALPHABET = ALPHANUMERIC + "-_"
+
+#: The scopes of the emulated Management API routes (and the system API's scope list).
+MANAGEMENT_SCOPES: tuple[str, ...] = (
+    "read:resource_servers",
+    "create:resource_servers",
+    "update:resource_servers",
+    "delete:resource_servers",
+    "read:clients",
+    "create:clients",
+    "update:clients",
+    "delete:clients",
+    "read:client_keys",
+    "update:client_keys",
+    "read:client_grants",
+    "create:client_grants",
+    "delete:client_grants",
+)
+
+DEFAULT_GRANT_TYPES = ["authorization_code", "implicit", "refresh_token", "client_credentials"]
+DEFAULT_REFRESH_TOKEN = {
+    "rotation_type": "non-rotating",
+    "expiration_type": "non-expiring",
+    "leeway": 0,
+    "token_lifetime": 2592000,
+    "infinite_token_lifetime": True,
+    "infinite_idle_token_lifetime": True,
+    "idle_token_lifetime": 1296000,
+}
+
+
+def random_string(length: int, alphabet: str = ALPHANUMERIC) -> str:
+    """A cryptographically random string."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_object_id() -> str:
+    """A 24-hex-character id shaped like Auth0's resource server ids (a timestamp, then random)."""
+    return f"{int(time.time()):08x}{secrets.token_hex(8)}"
+
+
+def _certificate() -> str:
+    body = random_string(64, ALPHANUMERIC + "+/")
+    return f"-----BEGIN CERTIFICATE-----\r\n{body}\r\n-----END CERTIFICATE-----\r\n"
+
+
+def inexistent_resource_server() -> ApiError:
+    """Auth0's 404 for an unknown resource server id or identifier."""
+    return ApiError(404, "The resource server does not exist", "inexistent_resource_server")
+
+
+def inexistent_client() -> ApiError:
+    """Auth0's 404 for an unknown client id."""
+    return ApiError(404, "The client does not exist", "inexistent_client")
+
+
+class Tenant:
+    """The data of one emulated tenant; every public method is thread-safe."""
+
+    def __init__(self, domain: str, *, legacy_token_exchange: bool = False) -> None:
+        self.domain = domain
+        self.legacy_token_exchange = legacy_token_exchange
+        self._lock = threading.RLock()
+        self._sequence = itertools.count(1)
+        self._order: dict[str, int] = {}
+        self._resource_servers: dict[str, dict[str, Any]] = {}
+        self._clients: dict[str, dict[str, Any]] = {}
+        self._grants: dict[str, dict[str, Any]] = {}
+        self._m2m: dict[str, M2MClient] = {}
+        system = self.create_resource_server(
+            {
+                "name": "Auth0 Management API",
+                "identifier": f"https://{domain}/api/v2/",
+                "scopes": [
+                    {"value": s, "description": s.replace(":", " ").replace("_", " ")}
+                    for s in MANAGEMENT_SCOPES
+                ],
+                "token_lifetime": 86400,
+            },
+            is_system=True,
+        )
+        self.system_api_id: str = system["id"]
+        self._system_api = system
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every object but the M2M credentials; restore the Auth0 Management API as created."""
+        with self._lock:
+            self._order.clear()
+            self._resource_servers.clear()
+            self._clients.clear()
+            self._grants.clear()
+            self._resource_servers[self.system_api_id] = copy.deepcopy(self._system_api)
+            self._remember(self.system_api_id)
+
+    def _remember(self, key: str) -> None:
+        self._order[key] = next(self._sequence)
+
+    def order_of(self, key: str) -> int:
+        """The creation sequence number of an object (for checkpoint pagination)."""
+        with self._lock:
+            return self._order.get(key, 0)
+
+    # -- machine-to-machine credentials -------------------------------------------------------------
+
+    def add_m2m_client(self, client: M2MClient) -> None:
+        """Register (or replace) credentials that may request Management API tokens."""
+        with self._lock:
+            self._m2m[client.client_id] = client
+
+    def m2m_client(self, client_id: str) -> M2MClient | None:
+        """The registered credentials for ``client_id``, if any."""
+        with self._lock:
+            return self._m2m.get(client_id)
+
+    # -- resource servers --------------------------------------------------------------------------
+
+    def _find_resource_server(self, id_or_identifier: str) -> dict[str, Any]:
+        found = self._resource_servers.get(id_or_identifier)
+        if found is None:
+            found = next(
+                (rs for rs in self._resource_servers.values() if rs["identifier"] == id_or_identifier), None
+            )
+        if found is None:
+            raise inexistent_resource_server()
+        return found
+
+    def resource_server_by_identifier(self, identifier: str) -> dict[str, Any] | None:
+        """The resource server with this identifier (audience), if any."""
+        with self._lock:
+            found = next(
+                (rs for rs in self._resource_servers.values() if rs["identifier"] == identifier), None
+            )
+            return copy.deepcopy(found)
+
+    def create_resource_server(self, body: Any, *, is_system: bool = False) -> dict[str, Any]:
+        """``POST /api/v2/resource-servers``."""
+        key = "create_resource_server_legacy" if self.legacy_token_exchange else "create_resource_server"
+        schemas.validate_body(key, body)
+        with self._lock:
+            if any(rs["identifier"] == body["identifier"] for rs in self._resource_servers.values()):
+                raise ApiError(
+                    409,
+                    "A resource server with the same identifier already exists",
+                    "resource_server_conflict",
+                )
+            rs_id = new_object_id()
+            signing_alg = body.get("signing_alg", "RS256")
+            rs: dict[str, Any] = {"id": rs_id, "name": body.get("name", body["identifier"])}
+            if is_system:
+                rs["is_system"] = True
+            rs["identifier"] = body["identifier"]
+            rs["scopes"] = copy.deepcopy(body.get("scopes", []))
+            rs["signing_alg"] = signing_alg
+            if signing_alg == "HS256":
+                rs["signing_secret"] = body.get("signing_secret") or random_string(32)
+            rs["allow_offline_access"] = body.get("allow_offline_access", False)
+            rs["token_lifetime"] = body.get("token_lifetime", 86400)
+            rs["token_lifetime_for_web"] = body.get("token_lifetime_for_web", 7200)
+            rs["skip_consent_for_verifiable_first_party_clients"] = body.get(
+                "skip_consent_for_verifiable_first_party_clients", False
+            )
+            for field, value in body.items():
+                if field not in rs:
+                    rs[field] = copy.deepcopy(value)
+            encryption_key = rs.get("token_encryption", {}).get("encryption_key")
+            if isinstance(encryption_key, dict):
+                encryption_key.pop("pem", None)  # write-only, as in the recorded response
+            self._resource_servers[rs_id] = rs
+            self._remember(rs_id)
+            return copy.deepcopy(rs)
+
+    def get_resource_server(self, id_or_identifier: str) -> dict[str, Any]:
+        """``GET /api/v2/resource-servers/{id}``: by id or by identifier."""
+        with self._lock:
+            return copy.deepcopy(self._find_resource_server(id_or_identifier))
+
+    def list_resource_servers(self, identifiers: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every resource server in creation order, optionally only those with these identifiers."""
+        wanted = set(identifiers) if identifiers else None
+        with self._lock:
+            return [
+                copy.deepcopy(rs)
+                for rs in self._resource_servers.values()
+                if wanted is None or rs["identifier"] in wanted
+            ]
+
+    def update_resource_server(self, id_or_identifier: str, body: Any) -> dict[str, Any]:
+        """``PATCH /api/v2/resource-servers/{id}``."""
+        with self._lock:
+            rs = self._find_resource_server(id_or_identifier)
+            if rs.get("is_system"):
+                schemas.validate_body("update_system_resource_server", body)
+            else:
+                key = (
+                    "update_resource_server_legacy"
+                    if self.legacy_token_exchange
+                    else "update_resource_server"
+                )
+                schemas.validate_body(key, body)
+            for field, value in body.items():
+                if value is None:
+                    rs.pop(field, None)
+                else:
+                    rs[field] = copy.deepcopy(value)
+            if rs.get("signing_alg") == "HS256" and "signing_secret" not in rs:
+                rs["signing_secret"] = random_string(32)
+            return copy.deepcopy(rs)
+
+    def delete_resource_server(self, id_or_identifier: str) -> None:
+        """``DELETE /api/v2/resource-servers/{id}``."""
+        with self._lock:
+            rs = self._find_resource_server(id_or_identifier)
+            if rs.get("is_system"):
+                raise bad_request("System resource servers cannot be deleted.", "operation_not_supported")
+            del self._resource_servers[rs["id"]]
+            self._order.pop(rs["id"], None)
+
+    @staticmethod
+    def _link(rs: dict[str, Any], client_id: str) -> None:
+        """Set the read-only ``client_id`` of a resource server, just after ``identifier`` as Auth0 does."""
+        linked = {}
+        for field, value in rs.items():
+            if field == "client_id":
+                continue
+            linked[field] = value
+            if field == "identifier":
+                linked["client_id"] = client_id
+        rs.clear()
+        rs.update(linked)
+
+    # -- clients ---------------------------------------------------------------------------------------
+
+    def _find_client(self, client_id: str) -> dict[str, Any]:
+        found = self._clients.get(client_id)
+        if found is None:
+            raise inexistent_client()
+        return found
+
+    def create_client(self, body: Any) -> dict[str, Any]:
+        """``POST /api/v2/clients``."""
+        schemas.validate_body("create_client", body)
+        app_type = body.get("app_type")
+        identifier = body.get("resource_server_identifier")
+        with self._lock:
+            target = None
+            if app_type == "resource_server" and identifier is None:
+                raise bad_request(
+                    "Payload validation error: 'resource_server_identifier is required when app_type is "
+                    "resource_server'."
+                )
+            if identifier is not None:
+                if app_type != "resource_server":
+                    raise bad_request(
+                        "Payload validation error: 'resource_server_identifier can only be set when "
+                        "app_type is resource_server'."
+                    )
+                target = next(
+                    (rs for rs in self._resource_servers.values() if rs["identifier"] == identifier), None
+                )
+                if target is None:
+                    raise bad_request(
+                        f"The resource server with identifier {identifier} does not exist.",
+                        "inexistent_resource_server",
+                    )
+                if target.get("is_system"):
+                    raise bad_request(
+                        "A client cannot be linked to a system resource server.", "operation_not_supported"
+                    )
+            client_id = random_string(32)
+            client: dict[str, Any] = {"name": body["name"]}
+            if "description" in body:
+                client["description"] = body["description"]
+            client["client_id"] = client_id
+            client["client_secret"] = random_string(64, SECRET_ALPHABET)
+            if app_type is not None:
+                client["app_type"] = app_type
+            client["is_first_party"] = body.get("is_first_party", True)
+            client["is_token_endpoint_ip_header_trusted"] = body.get(
+                "is_token_endpoint_ip_header_trusted", False
+            )
+            client["oidc_conformant"] = body.get("oidc_conformant", True)
+            jwt_configuration = {"secret_encoded": False}
+            jwt_configuration.update(
+                {"alg": "RS256"} if app_type == "resource_server" else {"lifetime_in_seconds": 36000}
+            )
+            jwt_configuration.update(body.get("jwt_configuration") or {})
+            client["jwt_configuration"] = jwt_configuration
+            client["signing_keys"] = [{"cert": _certificate()}]
+            client["sso_disabled"] = body.get("sso_disabled", False)
+            client["cross_origin_authentication"] = body.get("cross_origin_authentication", False)
+            default_grants = [] if app_type == "resource_server" else DEFAULT_GRANT_TYPES
+            client["grant_types"] = copy.deepcopy(body.get("grant_types", default_grants))
+            client["custom_login_page_on"] = body.get("custom_login_page_on", True)
+            client["refresh_token"] = copy.deepcopy(body.get("refresh_token", DEFAULT_REFRESH_TOKEN))
+            for field, value in body.items():
+                if field not in client:
+                    client[field] = copy.deepcopy(value)
+            self._clients[client_id] = client
+            self._remember(client_id)
+            if target is not None and "client_id" not in target:
+                self._link(target, client_id)
+            return copy.deepcopy(client)
+
+    def get_client(self, client_id: str) -> dict[str, Any]:
+        """``GET /api/v2/clients/{id}``."""
+        with self._lock:
+            return copy.deepcopy(self._find_client(client_id))
+
+    def list_clients(self, predicate: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+        """Every client in creation order, optionally filtered."""
+        with self._lock:
+            return [copy.deepcopy(c) for c in self._clients.values() if predicate is None or predicate(c)]
+
+    def update_client(self, client_id: str, body: Any) -> dict[str, Any]:
+        """``PATCH /api/v2/clients/{id}``."""
+        schemas.validate_body("update_client", body)
+        with self._lock:
+            client = self._find_client(client_id)
+            new_app_type = body.get("app_type", client.get("app_type"))
+            if (client.get("app_type") == "resource_server") != (new_app_type == "resource_server"):
+                raise bad_request(
+                    "The app_type resource_server can only be set when a client is created.",
+                    "operation_not_supported",
+                )
+            for field, value in body.items():
+                if value is None:
+                    client.pop(field, None)
+                else:
+                    client[field] = copy.deepcopy(value)
+            return copy.deepcopy(client)
+
+    def delete_client(self, client_id: str) -> None:
+        """``DELETE /api/v2/clients/{id}``; unlinks the client from its resource server."""
+        with self._lock:
+            self._find_client(client_id)
+            del self._clients[client_id]
+            self._order.pop(client_id, None)
+            for rs in self._resource_servers.values():
+                if rs.get("client_id") == client_id:
+                    del rs["client_id"]
+
+    # -- client grants ------------------------------------------------------------------------------------
+
+    def create_client_grant(self, body: Any) -> dict[str, Any]:
+        """``POST /api/v2/client-grants``."""
+        schemas.validate_body("create_client_grant", body)
+        if "client_id" not in body and "default_for" not in body:
+            raise bad_request("Payload validation error: 'Missing required property: client_id'.")
+        subject_type = body.get("subject_type", "client")
+        with self._lock:
+            client_id = body.get("client_id")
+            if client_id is not None and client_id not in self._clients and client_id not in self._m2m:
+                raise ApiError(404, "Client not found", "inexistent_client")
+            audience = body["audience"]
+            if not any(rs["identifier"] == audience for rs in self._resource_servers.values()):
+                raise ApiError(404, "Resource server not found", "inexistent_resource_server")
+            for grant in self._grants.values():
+                if (grant.get("client_id"), grant["audience"], grant["subject_type"]) == (
+                    client_id,
+                    audience,
+                    subject_type,
+                ):
+                    raise ApiError(
+                        409,
+                        "A client grant for this client and audience already exists",
+                        "client_grant_conflict",
+                    )
+            grant_id = f"cgr_{random_string(16)}"
+            grant: dict[str, Any] = {"id": grant_id}
+            if client_id is not None:
+                grant["client_id"] = client_id
+            grant["audience"] = audience
+            grant["scope"] = list(body.get("scope", []))
+            grant["allow_any_organization"] = body.get("allow_any_organization", False)
+            grant["is_system"] = False
+            grant["subject_type"] = subject_type
+            for field, value in body.items():
+                if field not in grant:
+                    grant[field] = copy.deepcopy(value)
+            self._grants[grant_id] = grant
+            self._remember(grant_id)
+            return copy.deepcopy(grant)
+
+    def list_client_grants(
+        self, predicate: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every client grant in creation order, optionally filtered."""
+        with self._lock:
+            return [copy.deepcopy(g) for g in self._grants.values() if predicate is None or predicate(g)]
+
+    def delete_client_grant(self, grant_id: str) -> None:
+        """``DELETE /api/v2/client-grants/{id}``."""
+        with self._lock:
+            if grant_id not in self._grants:
+                raise ApiError(404, "The client grant does not exist", "inexistent_client_grant")
+            del self._grants[grant_id]
+            self._order.pop(grant_id, None)

@@ -1,0 +1,109 @@
+"""The vendored OpenAPI excerpt and the translation of validation errors into Auth0's words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.auth0_emulator import ApiError, schemas
+
+from .conftest import load_sample
+
+
+def test_vendored_excerpt_matches_the_shared_samples():
+    clients = load_sample("mgmt-api-oas-excerpt-clients.json")
+    resource_servers = load_sample("mgmt-api-oas-excerpt-resource-servers.json")
+    vendored = json.loads(schemas.OAS_EXCERPT_PATH.read_text(encoding="utf-8"))
+
+    expected = dict(clients["components"]["schemas"])
+    expected["UpdateResourceServerRequestContent"] = resource_servers["components"][
+        "UpdateResourceServerRequestContent"
+    ]
+    assert vendored["schemas"] == expected
+    for path, operations in clients["paths"].items():
+        for method, operation in operations.items():
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            assert vendored["query_parameters"][f"{method.upper()} /api/v2{path}"] == query
+
+
+def test_missing_references_are_listed_and_permissive():
+    missing = schemas.missing_schemas()
+
+    assert "SigningAlgorithmEnum" in missing and "ClientJwtConfiguration" in missing
+    assert "ResourceServerScope" not in missing
+    schemas.validate_body("create_client", {"name": "x", "jwt_configuration": {"anything": ["goes"]}})
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "message"),
+    [
+        (
+            "update_resource_server",
+            {"token_exchange": []},
+            "Payload validation error: 'Additional properties not allowed: token_exchange'.",
+        ),
+        (
+            "update_resource_server",
+            [],
+            "Payload validation error: 'Expected type object but found type array'.",
+        ),
+        (
+            "update_resource_server",
+            {"token_lifetime": "1"},
+            "Payload validation error: 'Expected type integer but found type string' "
+            "on property token_lifetime.",
+        ),
+        (
+            "update_resource_server",
+            {"token_lifetime": 2592001},
+            "Payload validation error: 'Value 2592001 is greater than maximum 2592000' "
+            "on property token_lifetime.",
+        ),
+        ("update_client", {}, "Payload validation error: 'Too few properties defined (0), minimum 1'."),
+        ("create_client_grant", {}, "Payload validation error: 'Missing required property: audience'."),
+    ],
+)
+def test_messages_use_auth0s_wording(key, body, message):
+    with pytest.raises(ApiError) as excinfo:
+        schemas.validate_body(key, body)
+
+    assert excinfo.value.status == 400
+    assert excinfo.value.body() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": message,
+        "errorCode": "invalid_body",
+    }
+
+
+def test_property_descriptions_are_appended():
+    with pytest.raises(ApiError) as excinfo:
+        schemas.validate_body("update_client", {"description": "x" * 141})
+
+    assert excinfo.value.message.startswith(
+        "Payload validation error: 'String is too long (141 chars), maximum 140' "
+        "on property description (Free text"
+    )
+
+
+def test_legacy_and_system_variants():
+    schemas.validate_body(
+        "update_resource_server_legacy", {"token_exchange": [{"enabled_subject_token_types": "x"}]}
+    )
+    schemas.validate_body("update_system_resource_server", {"token_lifetime": 60})
+    with pytest.raises(ApiError):
+        schemas.validate_body("update_system_resource_server", {"signing_alg": "RS256"})
+
+
+def test_query_coercion():
+    parsed = schemas.parse_query(
+        "GET /api/v2/clients", {"page": ["2"], "include_totals": ["true"], "app_type": ["spa"]}
+    )
+
+    assert parsed == {"page": 2, "include_totals": True, "app_type": "spa"}
+    with pytest.raises(ApiError) as excinfo:
+        schemas.parse_query("GET /api/v2/clients", {"page": ["1", "2"]})
+    assert excinfo.value.error_code == "invalid_query_string"
+    with pytest.raises(ApiError):
+        schemas.parse_query("PATCH /api/v2/resource-servers/{id}", {"anything": ["1"]})
