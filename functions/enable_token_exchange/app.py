@@ -4,7 +4,6 @@ Thin on purpose: the logic lives in the layer's ``token_exchange_enabler`` libra
 """
 
 from aws_lambda_powertools import Logger, Metrics
-
 from token_exchange_enabler.bootstrap import Runtime, build_runtime
 from token_exchange_enabler.config import Config, ConfigError
 

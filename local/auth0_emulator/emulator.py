@@ -268,6 +268,11 @@ class Auth0Emulator:
         return self._app.stats()["token_requests"]
 
     @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (to scan logs and outputs for leaks)."""
+        return self._app.issuer.issued_tokens
+
+    @property
     def tokens_issued(self) -> int:
         """Tokens ``/oauth/token`` actually issued."""
         return self._app.stats()["tokens_issued"]

@@ -71,6 +71,7 @@ class TokenIssuer:
         self._generation = 0
         self._by_id: dict[str, TokenInfo] = {}
         self._opaque: dict[str, str] = {}
+        self._issued: list[str] = []  # every token string handed out, for leak scans in tests
 
     def issue(self, client: M2MClient, scopes: tuple[str, ...]) -> tuple[str, TokenInfo]:
         """A new token for ``client`` carrying ``scopes``."""
@@ -90,7 +91,13 @@ class TokenIssuer:
                 self._opaque[token] = info.token_id
             else:
                 token = self._sign_jwt(info)
+            self._issued.append(token)
         return token, info
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
 
     def _sign_jwt(self, info: TokenInfo) -> str:
         header = {"alg": "HS256", "typ": "JWT", "kid": f"emulator-{info.key_generation}"}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from local.auth0_emulator import Auth0Emulator, Fault, RateLimit
 from token_exchange_enabler.auth0 import (
     CallStats,
     ClientCredentials,
@@ -21,6 +19,8 @@ from token_exchange_enabler.auth0 import (
     Unreachable,
     segment,
 )
+
+from local.auth0_emulator import Auth0Emulator, Fault, RateLimit
 
 DOMAIN = "acme.eu.auth0.com"
 SCOPES = ["read:resource_servers", "update:resource_servers", "read:clients", "create:clients", "update:clients"]

@@ -1,5 +1,4 @@
 import pytest
-
 from token_exchange_enabler.config import MODE_LEGACY, Config, ConfigError, base_url_problem
 
 BASE = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from token_exchange_enabler.auth0 import BadRequest, Forbidden, NotFound, ServerError
 from token_exchange_enabler.config import Config
 from token_exchange_enabler.enablers import (

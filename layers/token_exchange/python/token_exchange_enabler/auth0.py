@@ -207,20 +207,32 @@ def _error_from_response(response: requests.Response, operation: str) -> Auth0Er
 
 
 def _rate_limit_wait(response: requests.Response, now: float) -> float:
-    """Seconds until Auth0's bucket has room, from ``Retry-After`` or ``x-ratelimit-reset``."""
-    retry_after = response.headers.get("Retry-After")
+    """Seconds until Auth0's bucket has room for one more request.
+
+    ``Retry-After`` (the token endpoint) is taken as given. The Management API sends
+    ``x-ratelimit-reset``: the Unix second at which the bucket is full again. Waiting for a
+    full bucket would leave capacity unused, so the wait is the time one token takes to come
+    back: (time until full) / (tokens missing). The header is rounded up to a whole second, so
+    half a second is taken off on average before dividing.
+    """
+    headers = response.headers
+    retry_after = headers.get("Retry-After")
     if retry_after:
         try:
             return max(0.0, float(retry_after))
         except ValueError:
             pass
-    reset = response.headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            pass
-    return 1.0
+    try:
+        until_full = float(headers["x-ratelimit-reset"]) - now
+    except (KeyError, ValueError):
+        return 1.0
+    try:
+        missing = int(headers["x-ratelimit-limit"]) - int(headers.get("x-ratelimit-remaining", 0))
+    except (KeyError, ValueError):
+        return max(0.0, until_full)
+    if missing <= 0:
+        return 0.0
+    return min(max(0.0, until_full), max(0.05, (until_full - 0.5) / missing))
 
 
 class Deadline:
@@ -481,17 +493,18 @@ class ManagementApi:
                                   operation=operation) from None
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        """Remember an empty bucket so the next call waits for the refill instead of meeting a 429."""
+        """After the bucket's last token, let the next call wait for one to come back (no 429)."""
         remaining = response.headers.get("x-ratelimit-remaining")
-        reset = response.headers.get("x-ratelimit-reset")
-        if remaining is None or reset is None:
+        if remaining is None or response.status_code == 429:
             return
         try:
-            if int(remaining) <= 0:
-                with self._pace_lock:
-                    self._not_before = max(self._not_before, float(reset))
+            empty = int(remaining) <= 0
         except ValueError:
             return
+        if empty:
+            now = self._clock()
+            with self._pace_lock:
+                self._not_before = max(self._not_before, now + _rate_limit_wait(response, now))
 
     def _pace(self) -> None:
         with self._pace_lock:

@@ -38,8 +38,16 @@ from .enablers import (
     Outcome,
     PermanentFailure,
 )
-from .events import ApiCreated, Ignored, MalformedEvent, is_eventbridge_event, is_sqs_event, log_id_of
-from .events import parse_eventbridge_event, parse_sqs_record
+from .events import (
+    ApiCreated,
+    Ignored,
+    MalformedEvent,
+    is_eventbridge_event,
+    is_sqs_event,
+    log_id_of,
+    parse_eventbridge_event,
+    parse_sqs_record,
+)
 
 logger = Logger(child=True)
 
