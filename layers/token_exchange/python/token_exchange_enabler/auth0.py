@@ -401,18 +401,8 @@ class ManagementApi:
         return self._call("PATCH", "/resource-servers/{id}", api_id, json=body)
 
     def iter_resource_servers(self, *, per_page: int = 100) -> Iterator[dict]:
-        """Every resource server, page by page (``include_totals`` shape or a bare array)."""
-        page = 0
-        while True:
-            body = self._call(
-                "GET", "/resource-servers", params={"page": page, "per_page": per_page, "include_totals": "true"}
-            )
-            items = body.get("resource_servers", []) if isinstance(body, Mapping) else body
-            yield from items
-            total = body.get("total") if isinstance(body, Mapping) else None
-            page += 1
-            if len(items) < per_page or (total is not None and page * per_page >= total):
-                return
+        """Every resource server, page by page."""
+        return self._pages("/resource-servers", "resource_servers", {}, per_page)
 
     # ---- clients
 
@@ -421,21 +411,12 @@ class ManagementApi:
 
     def iter_clients(self, *, app_type: str | None = None, fields: str | None = None, per_page: int = 100
                      ) -> Iterator[dict]:
-        page = 0
-        while True:
-            params: dict[str, Any] = {"page": page, "per_page": per_page, "include_totals": "true"}
-            if app_type:
-                params["app_type"] = app_type
-            if fields:
-                params["fields"] = fields
-                params["include_fields"] = "true"
-            body = self._call("GET", "/clients", params=params)
-            items = body.get("clients", []) if isinstance(body, Mapping) else body
-            yield from items
-            total = body.get("total") if isinstance(body, Mapping) else None
-            page += 1
-            if len(items) < per_page or (total is not None and page * per_page >= total):
-                return
+        params: dict[str, Any] = {}
+        if app_type:
+            params["app_type"] = app_type
+        if fields:
+            params.update(fields=fields, include_fields="true")
+        return self._pages("/clients", "clients", params, per_page)
 
     def create_client(self, body: Mapping) -> dict:
         return self._call("POST", "/clients", json=body)
@@ -445,6 +426,20 @@ class ManagementApi:
 
     def create_client_grant(self, body: Mapping) -> dict:
         return self._call("POST", "/client-grants", json=body)
+
+    def _pages(self, route: str, key: str, params: Mapping[str, Any], per_page: int) -> Iterator[dict]:
+        """Page-based listing (``page``/``per_page``/``include_totals``); the body is the
+        ``{start, limit, total, <key>}`` object or, from older tenants, a bare array."""
+        page = 0
+        while True:
+            body = self._call("GET", route, params={**params, "page": page, "per_page": per_page,
+                                                      "include_totals": "true"})
+            items = body.get(key, []) if isinstance(body, Mapping) else body
+            yield from items
+            total = body.get("total") if isinstance(body, Mapping) else None
+            page += 1
+            if len(items) < per_page or (total is not None and page * per_page >= total):
+                return
 
     # ---- the one place requests are sent
 
