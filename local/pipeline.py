@@ -1,0 +1,456 @@
+"""The whole pipeline on one machine, as a library: used by ``make demo``, the tests and the benchmarks.
+
+Auth0 (the emulator) creates APIs and streams their ``sapi`` log events to EventBridge (moto),
+whose rule — the template's own — sends them to SQS; the event-source-mapping stand-in invokes
+the worker in warm, isolated Lambda-like processes; the worker enables token exchange through
+the emulator's Management API. The demo watches the worker's logs and the dead-letter queue
+until every created API has an outcome, checks the outcome against the tenant itself, and
+returns a summary (see :func:`run_pipeline`).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from local.auth0_emulator import Auth0Emulator, Fault, RateLimit, eventbridge_envelope
+from local.aws import local_aws_environment
+from local.event_source import SqsEventSource
+from local.lambda_runtime import LocalFunction
+from local.layer_view import lambda_sys_path
+from local.stack import deploy_local_stack
+
+DOMAIN = "acme.eu.auth0.com"
+WORKER_CLIENT = ("tee5b0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-worker-secret-" + "0" * 40)
+ADMIN_CLIENT = ("adm1n0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-admin-secret-" + "1" * 40)
+SCOPES = {
+    "on_behalf_of": ["read:resource_servers", "read:clients", "create:clients", "update:clients",
+                     "create:client_grants"],
+    "legacy_resource_server": ["read:resource_servers", "update:resource_servers"],
+}
+RATE_LIMITS: dict[str, Callable[[], RateLimit] | None] = {
+    "enterprise": RateLimit.enterprise,
+    "enterprise-non-production": RateLimit.enterprise_non_production,
+    "free": RateLimit.free,
+    "none": None,
+}
+FAULTS = ("5xx", "latency", "drop", "401", "duplicates", "delays")
+TERMINAL = ("enabled", "already_enabled", "skipped", "dry_run", "dead_lettered")
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+@dataclass
+class ApiRow:
+    api_id: str
+    identifier: str
+    style: str
+    created_at: float = 0.0  # when its log event was streamed
+    status: str = "pending"
+    reason: str = ""
+    finished_at: float | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.finished_at is None or self.status not in ("enabled", "already_enabled"):
+            return None
+        return max(0.0, (self.finished_at - self.created_at) * 1000)
+
+
+@dataclass
+class Ledger:
+    """What happened to each API, from the worker's structured logs and the dead-letter queue."""
+
+    rows: dict[str, ApiRow] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    log_lines: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def on_log(self, instance: str, line: str) -> None:
+        self.log_lines += 1
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if line.strip():
+                self.errors.append(line[:300])
+            return
+        if not isinstance(entry, dict) or "api_id" not in entry or entry.get("duplicate"):
+            return  # a duplicate delivery's outcome: the first delivery's own outcome is the one that counts
+        status = entry.get("status") or ("dead_lettered" if "dead-letter queue" in entry.get("message", "")
+                                         and entry.get("message", "").startswith("permanent") else None)
+        if status not in TERMINAL:
+            return
+        self.finish(entry["api_id"], status, entry.get("reason", ""), _log_time(entry.get("timestamp")))
+
+    def finish(self, api_id: str, status: str, reason: str, when: float | None = None) -> None:
+        with self.lock:
+            row = self.rows.get(api_id)
+            if row is None or row.status != "pending":
+                return  # a duplicate's outcome, or an API this run did not create
+            row.status, row.reason, row.finished_at = status, reason, when or time.time()
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            result = {key: 0 for key in ("pending", *TERMINAL)}
+            for row in self.rows.values():
+                result[row.status] = result.get(row.status, 0) + 1
+            return result
+
+
+def _log_time(text: Any) -> float | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class LogStream:
+    """Auth0's log stream to EventBridge: at least once, optionally with duplicates and delays."""
+
+    def __init__(self, put: Callable[[dict], None], ledger: Ledger, *, duplicates: bool, delays: bool):
+        self._put = put
+        self._ledger = ledger
+        self._duplicates = duplicates
+        self._delays = delays
+        self.events = 0
+        self.duplicates_sent = 0
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, record: dict) -> None:
+        event = eventbridge_envelope(record, DOMAIN)
+        details = record.get("data", {}).get("details", {})
+        body = details.get("response", {}).get("body") or {}
+        request = details.get("request", {})
+        if request.get("method") == "post" and request.get("path") == "/api/v2/resource-servers":
+            row = self._ledger.rows.get(body.get("id"))
+            if row is not None:
+                row.created_at = time.time()
+        with self._lock:
+            self._count += 1
+            n = self._count
+        delay = 0.5 + (n % 3) * 0.5 if self._delays and n % 4 == 0 else 0.0
+        self._send(event, delay)
+        if self._duplicates and n % 3 == 0:
+            self.duplicates_sent += 1
+            self._send(event, delay + 0.3)
+
+    def _send(self, event: dict, delay: float) -> None:
+        self.events += 1
+        if delay:
+            timer = threading.Timer(delay, self._put, args=(event,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._put(event)
+
+
+# --------------------------------------------------------------------------- "Auth0 users"
+
+
+class Creator:
+    """Creates APIs the way people do: Dashboard, Terraform and SDK request bodies, over HTTP."""
+
+    def __init__(self, emulator: Auth0Emulator):
+        self._emulator = emulator
+        self._session = requests.Session()
+        self.calls = 0
+        self.token_requests = 0
+        self.rate_limited = 0
+        self._lock = threading.Lock()
+        self._token = self._get_token()
+
+    def _get_token(self) -> str:
+        self.token_requests += 1
+        response = self._session.post(f"{self._emulator.base_url}/oauth/token", json={
+            "grant_type": "client_credentials", "client_id": ADMIN_CLIENT[0], "client_secret": ADMIN_CLIENT[1],
+            "audience": f"https://{DOMAIN}/api/v2/"}, timeout=10)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    @staticmethod
+    def body(i: int, style: str, run: str) -> dict:
+        identifier = f"https://{style}-{i:04d}.{run}.example.com"
+        if style == "terraform":
+            return {"name": f"Terraform API {i}", "identifier": identifier, "signing_alg": "RS256",
+                    "token_lifetime": 7200, "allow_offline_access": False,
+                    "skip_consent_for_verifiable_first_party_clients": True,
+                    "scopes": [{"value": "read:orders", "description": "Read orders"}]}
+        if style == "sdk":
+            return {"name": f"Service {i}", "identifier": f"urn:{run}:service:{i}"}
+        return {"name": f"Dashboard API {i}", "identifier": identifier, "signing_alg": "RS256"}
+
+    def create(self, body: dict) -> dict:
+        while True:
+            with self._lock:
+                self.calls += 1
+            response = self._session.post(f"{self._emulator.base_url}/api/v2/resource-servers", json=body,
+                                          headers={"Authorization": f"Bearer {self._token}"}, timeout=10)
+            if response.status_code == 429:
+                with self._lock:
+                    self.rate_limited += 1
+                reset = float(response.headers.get("x-ratelimit-reset", time.time() + 1))
+                time.sleep(min(2.0, max(0.1, reset - time.time() - 0.5)))
+                continue
+            if response.status_code >= 500 or response.status_code == 401:
+                time.sleep(0.2)  # the demo's own faults hit people too; they click again
+                continue
+            response.raise_for_status()
+            return response.json()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 1)
+
+
+@dataclass
+class PipelineOptions:
+    """One run of the local pipeline; the defaults are ``make demo``'s."""
+
+    apis: int = 25
+    mode: str = "on_behalf_of"
+    rate_limit: str = "enterprise"
+    faults: tuple[str, ...] = ()
+    current_tenant: bool = False  # legacy mode: a tenant that rejects the legacy field
+    dry_run: bool = False
+    concurrency: int = 0  # 0: the template's MaximumConcurrency
+    visibility_timeout: int = 10
+    batching_window: float = 0.5
+    timeout: float = 300.0
+    token_lifetime: float = 86400.0
+    function_dir: Path | None = None  # another handler in the worker's place (benchmark peers)
+    handler: str | None = None
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    setup: Callable[[Auth0Emulator, Any], None] | None = None  # called before any API is created
+
+
+def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda text: None) -> dict:
+    """Run the pipeline until every created API has an outcome (or ``timeout``); return the summary."""
+    started = time.monotonic()
+    mode = args.mode
+    limit_factory = RATE_LIMITS[args.rate_limit]
+    faults = set(args.faults)
+    ledger = Ledger()
+    run_id = f"r{int(time.time()) % 100000}"
+
+    with local_aws_environment() as aws, Auth0Emulator(
+        domain=DOMAIN, rate_limit=limit_factory() if limit_factory else None,
+        legacy_token_exchange_field=(mode == "legacy_resource_server" and not args.current_tenant),
+    ) as emulator, tempfile.TemporaryDirectory(prefix="tee-demo-") as work:
+        emulator.token_lifetime = args.token_lifetime
+        emulator.add_m2m_client(*WORKER_CLIENT, scopes=SCOPES[mode])
+        emulator.add_m2m_client(*ADMIN_CLIENT, scopes=["create:resource_servers", "read:resource_servers"])
+        progress("local AWS (moto) and Auth0 emulator up; deploying template.yaml locally")
+        stack = deploy_local_stack(
+            {"Auth0Domain": DOMAIN, "TokenExchangeMode": mode, "DryRun": "true" if args.dry_run else "false"},
+            credentials={"client_id": WORKER_CLIENT[0], "client_secret": WORKER_CLIENT[1]},
+            overrides={"VisibilityTimeout": args.visibility_timeout},
+        )
+        spec, source = stack.function, stack.event_source
+        code_dir = args.function_dir or spec.code_dir
+        concurrency = args.concurrency or source.maximum_concurrency or 2
+        function = LocalFunction(
+            name=spec.name, code_dir=code_dir, handler=args.handler or spec.handler,
+            environment={**spec.environment, **aws.env(), "AUTH0_BASE_URL": emulator.base_url,
+                         "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true",
+                         **args.extra_environment},
+            sys_path=lambda_sys_path(code_dir, Path(work)), timeout=spec.timeout, memory_mb=spec.memory_mb,
+            max_instances=concurrency, on_log=ledger.on_log,
+        )
+        stream = LogStream(stack.put_auth0_event, ledger, duplicates="duplicates" in faults,
+                           delays="delays" in faults)
+        emulator.on_log_event = stream
+        _inject_faults(emulator, faults, args.apis)
+        if args.setup is not None:
+            args.setup(emulator, stack)
+
+        mapping = SqsEventSource(queue_url=stack.queue_url, invoke=function.invoke, batch_size=source.batch_size,
+                                 batching_window=min(source.batching_window_seconds, args.batching_window),
+                                 maximum_concurrency=concurrency)
+        mapping.start()
+        creator = Creator(emulator)
+        styles = ["dashboard", "terraform", "sdk"]
+        create_started = time.time()
+        try:
+            _create_apis(args.apis, creator, emulator, ledger, styles, run_id)
+            deadline = time.monotonic() + args.timeout
+            last = ""
+            while time.monotonic() < deadline:
+                _collect_dead_letters(stack, ledger)
+                counts = ledger.counts()
+                line = (f"created {len(ledger.rows)}/{args.apis} · enabled {counts['enabled']} · "
+                        f"already {counts['already_enabled']} · skipped {counts['skipped']} · "
+                        f"dead-lettered {counts['dead_lettered']} · pending {counts['pending']}")
+                if line != last:
+                    progress(line)
+                    last = line
+                if counts["pending"] == 0:
+                    break
+                time.sleep(0.25)
+        finally:
+            mapping.stop()
+            function.stop()
+            emulator.on_log_event = None
+        _collect_dead_letters(stack, ledger)
+        elapsed = time.time() - create_started
+        duplicate_clients = _verify(emulator, ledger, mode, args.dry_run)
+
+        rows = sorted(ledger.rows.values(), key=lambda r: r.identifier)
+        latencies = [r.latency_ms for r in rows if r.latency_ms is not None]
+        counts = ledger.counts()
+        return {
+            "apis_created": len(rows),
+            "enabled": counts["enabled"] + counts["already_enabled"],
+            "skipped": counts["skipped"],
+            "dry_run": counts["dry_run"],
+            "dead_lettered": counts["dead_lettered"],
+            "lost": counts["pending"],
+            "duplicate_clients": duplicate_clients,
+            "token_requests": emulator.token_requests - creator.token_requests,
+            "management_calls": emulator.management_calls - creator.calls,
+            "management_calls_per_api": round((emulator.management_calls - creator.calls) / max(1, len(rows)), 2),
+            "rate_limited": max(0, emulator.rate_limited - creator.rate_limited),
+            "creator_rate_limited": creator.rate_limited,
+            "latency_ms_p50": _percentile(latencies, 50),
+            "latency_ms_p95": _percentile(latencies, 95),
+            "seconds": round(elapsed, 2),
+            "total_seconds": round(time.monotonic() - started, 2),
+            "mode": mode,
+            "rate_limit": args.rate_limit,
+            "faults": sorted(faults),
+            "log_events_streamed": stream.events,
+            "duplicate_events_streamed": stream.duplicates_sent,
+            "batches": mapping.stats.batches,
+            "function_errors": mapping.stats.function_errors,
+            "cold_starts": function.cold_starts,
+            "cold_start_ms_median": round(statistics.median(function.init_ms), 1) if function.init_ms else None,
+            "maximum_concurrency": concurrency,
+            "invocations": mapping.stats.batches,
+            "dead_letter_reasons": sorted({r.reason for r in rows if r.status == "dead_lettered"}),
+            "apis": [
+                {"api_id": r.api_id, "identifier": r.identifier, "style": r.style, "status": r.status,
+                 "reason": r.reason, "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1)}
+                for r in rows
+            ],
+            "worker_errors": ledger.errors[:20],
+        }
+
+
+def _inject_faults(emulator: Auth0Emulator, faults: set[str], apis: int) -> None:
+    some = max(1, apis // 5)
+    if "5xx" in faults:
+        emulator.inject(Fault("status", status=503, times=some, path_prefix="/api/v2/clients"))
+        emulator.inject(Fault("status", status=500, times=some, path_prefix="/api/v2/resource-servers/"))
+    if "latency" in faults:
+        emulator.inject(Fault("latency", delay=0.5, times=some, path_prefix="/api/v2/resource-servers/"))
+    if "drop" in faults:
+        emulator.inject(Fault("drop", times=max(1, some // 2), path_prefix="/api/v2/clients"))
+    if "401" in faults:
+        emulator.inject(Fault("unauthorized", times=2, path_prefix="/api/v2/resource-servers/"))
+
+
+def _create_apis(n: int, creator: Creator, emulator: Auth0Emulator, ledger: Ledger, styles: list[str],
+                 run_id: str) -> None:
+    """N APIs: one system API (as Auth0 would log one), the rest through Dashboard/Terraform/SDK bodies."""
+    system = {"identifier": f"https://system.{run_id}.example.com/api/", "name": "System API"}
+    plan: list[tuple[str, dict]] = [("system", system)] if n > 0 else []
+    plan += [(styles[i % len(styles)], Creator.body(i, styles[i % len(styles)], run_id)) for i in range(1, n)]
+
+    def register(style: str, server: dict) -> None:
+        with ledger.lock:
+            ledger.rows.setdefault(server["id"], ApiRow(server["id"], server["identifier"], style, time.time()))
+
+    # Register before the event can be handled: the row must exist when the worker's log arrives.
+    original = emulator.on_log_event
+
+    def stream_and_register(record: dict) -> None:
+        details = record.get("data", {}).get("details", {})
+        body = details.get("response", {}).get("body") or {}
+        if details.get("request", {}).get("path") == "/api/v2/resource-servers" and body.get("id"):
+            style = "system" if body.get("is_system") else _style_of(body.get("identifier", ""))
+            register(style, body)
+        original(record)
+
+    emulator.on_log_event = stream_and_register
+    try:
+        for _style, body in plan[:1]:
+            emulator.create_resource_server(body, is_system=True)
+        threads = []
+        chunks = [plan[1:][i::4] for i in range(4)]
+        for chunk in chunks:
+            thread = threading.Thread(target=lambda c=chunk: [creator.create(b) for _, b in c], daemon=True)
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
+    finally:
+        emulator.on_log_event = original
+
+
+def _style_of(identifier: str) -> str:
+    for style in ("dashboard", "terraform"):
+        if identifier.startswith(f"https://{style}-"):
+            return style
+    return "sdk"
+
+
+def _collect_dead_letters(stack: Any, ledger: Ledger) -> None:
+    """Dead letters are outcomes too: read them (and leave them for an operator's replay)."""
+    import boto3
+    from token_exchange_enabler.events import MalformedEvent, parse_sqs_body
+
+    sqs = boto3.client("sqs")
+    for url in (stack.dlq_url, stack.delivery_dlq_url):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        for message in messages:
+            attributes = message.get("MessageAttributes", {})
+            reason = attributes.get("ERROR_REASON", {}).get("StringValue") or "retries exhausted (maxReceiveCount)"
+            api_id = attributes.get("API_ID", {}).get("StringValue")
+            if api_id is None:
+                try:
+                    fact = parse_sqs_body(message["Body"])
+                    api_id = getattr(fact, "api_id", None)
+                except MalformedEvent:
+                    api_id = None
+            if api_id:
+                ledger.finish(api_id, "dead_lettered", reason)
+
+
+def _verify(emulator: Auth0Emulator, ledger: Ledger, mode: str, dry_run: bool) -> int:
+    """Check each outcome against the tenant; count APIs with more than one Custom API client."""
+    per_identifier: dict[str, list[dict]] = {}
+    for client in emulator.clients:
+        if client.get("app_type") == "resource_server":
+            per_identifier.setdefault(client.get("resource_server_identifier"), []).append(client)
+    servers = {s["id"]: s for s in emulator.resource_servers}
+    for row in ledger.rows.values():
+        if row.status not in ("enabled", "already_enabled") or dry_run:
+            continue
+        if mode == "on_behalf_of":
+            clients = per_identifier.get(row.identifier, [])
+            ok = any("on_behalf_of_token_exchange" in ((c.get("token_exchange") or {}).get(
+                "allow_any_profile_of_type") or []) for c in clients)
+        else:
+            ok = bool(servers.get(row.api_id, {}).get("token_exchange"))
+        if not ok:
+            row.status, row.reason = "pending", "the worker said enabled, but the tenant disagrees"
+    return sum(1 for clients in per_identifier.values() if len(clients) > 1)
