@@ -129,14 +129,12 @@ class Worker:
         self._set_deadline = deadline_setter
         self._instruments = Instruments(metrics)
         self._idempotent = idempotent
-        self.outcomes: list[dict] = []  # of the current invocation, for the local stack's reports
 
     # ---- entry point
 
     def handle(self, event: Any, context: Any) -> dict:
         self._set_deadline(Deadline.from_context(context))
-        self.outcomes = []
-        before = (self._stats.rate_limited,)
+        rate_limited_before = self._stats.rate_limited
         try:
             if isinstance(event, Mapping) and is_sqs_event(event):
                 return self._handle_sqs(event, context)
@@ -146,7 +144,7 @@ class Worker:
                 "unsupported event: expected an SQS batch of EventBridge events or an EventBridge 'Auth0 log' event"
             )
         finally:
-            self._instruments.count("RateLimited", self._stats.rate_limited - before[0])
+            self._instruments.count("RateLimited", self._stats.rate_limited - rate_limited_before)
 
     def _handle_sqs(self, event: Mapping, context: Any) -> dict:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -194,7 +192,6 @@ class Worker:
             logger.info("event ignored", extra={"reason": fact.reason, "log_id": fact.log_id})
             self._instruments.count("IgnoredEvents")
             result = {"status": "ignored", "reason": fact.reason, "log_id": fact.log_id}
-            self.outcomes.append(result)
             return result
         ref = ApiRef(api_id=fact.api_id, identifier=fact.identifier, name=fact.name, is_system=fact.is_system)
         started = time.monotonic()
@@ -222,7 +219,6 @@ class Worker:
             f"API {outcome['status']}",
             extra={k: result.get(k) for k in ("status", "api_id", "identifier", "client_id", "reason", "duplicate")},
         )
-        self.outcomes.append(result)
         return result
 
     def _enable(self, ref: ApiRef, context: Any) -> dict:
@@ -260,5 +256,4 @@ class Worker:
         self._instruments.count("DeadLettered")
         logger.error("permanent failure: sent to the dead-letter queue",
                      extra={"kind": kind, "reason": reason, "api_id": api_id, "log_id": log_id})
-        self.outcomes.append({"status": "dead_lettered", "reason": reason, "api_id": api_id, "log_id": log_id})
 
