@@ -236,3 +236,14 @@ def test_secrets_manager_cache_is_shared_between_instances(stack, new_instance):
     assert stack.emulator.token_requests == 1
     cached = boto3.client("secretsmanager").get_secret_value(SecretId=stack.env["TOKEN_CACHE_SECRET_ID"])
     assert "access_token" in json.loads(cached["SecretString"])
+
+
+def test_an_all_failed_batch_returns_every_record_without_raising(stack, invoke):
+    events = [stack.create_api(f"https://down{i}.example.com", f"D{i}") for i in range(3)]
+    stack.emulator.inject(Fault("status", status=503, times=None, path_prefix="/api/v2/resource-servers"))
+    event = stack.sqs_event(events)
+    result = invoke(event)
+    stack.emulator.clear_faults()
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
+        r["messageId"] for r in event["Records"])
+    assert stack.dead_letters() == []  # transient: back to the queue, not to the DLQ
