@@ -167,6 +167,10 @@ _FUNCTION_PROPERTIES = {
 _FUNCTION_PROPERTIES_WITHOUT_LOCAL_EFFECT = {
     "Description", "Architectures", "Tracing", "Role", "Policies", "LoggingConfig", "Tags",
 }  # fmt: skip
+_EVENTS_WITHOUT_LOCAL_EFFECT = {
+    "ScheduleV2": "no EventBridge Scheduler locally: invoke the function (or the CLI's command) yourself",
+}
+"""Function event types that are accepted but not run locally, and why."""
 _SQS_EVENT_PROPERTIES = {
     "Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Enabled",
 }  # fmt: skip
@@ -723,6 +727,7 @@ class _Deployment:
             event_sources=tuple(
                 self._event_source(event_name, event, f"{where}.Events.{event_name}")
                 for event_name, event in merged.get("Events", {}).items()
+                if event.get("Type") not in _EVENTS_WITHOUT_LOCAL_EFFECT
             ),
         )
 

@@ -281,7 +281,9 @@ def test_the_function_environment_points_at_the_local_resources(stack, template)
 
 def test_the_function_spec_is_what_the_template_declares(stack, template):
     function = stack.function
-    assert stack.functions == {FUNCTION: function}
+    assert stack.functions[FUNCTION] == function
+    assert set(stack.functions) == {FUNCTION, "ReplayFunction", "ReconcileFunction"}  # the operators' functions
+    assert stack.functions["ReconcileFunction"].event_sources == ()  # its schedule has no local counterpart
     assert function.handler == props(template, FUNCTION)["Handler"]
     assert (function.code_dir / "app.py").is_file()
     assert function.runtime == template["Globals"]["Function"]["Runtime"]

@@ -37,6 +37,10 @@ LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 # IAM Allow statements whose Resource may be "*": (resource id, policy name) -> why.
 DOCUMENTED_WILDCARD_RESOURCES = {
     (ROLE, "WriteTraces"): "xray:PutTraceSegments/PutTelemetryRecords have no resource-level permissions",
+    ("ReplayFunctionRole", "WriteTraces"): "xray:PutTraceSegments/PutTelemetryRecords have no resource-level "
+                                           "permissions",
+    ("ReconcileFunctionRole", "WriteTraces"): "xray:PutTraceSegments/PutTelemetryRecords have no resource-level "
+                                              "permissions",
 }
 
 
@@ -722,3 +726,170 @@ def test_samconfig_deploys_with_a_reviewed_change_set(cfn_template):
     # CAPABILITY_IAM (not _NAMED_IAM) is enough only while no IAM resource has a fixed name.
     for role in resources(cfn_template, "AWS::IAM::Role").values():
         assert "RoleName" not in role["Properties"]
+
+
+# --- operations: the replay function and the reconciliation sweep -------------------------------
+
+REPLAY_FUNCTION = "ReplayFunction"
+REPLAY_ROLE = "ReplayFunctionRole"
+REPLAY_LOG_GROUP = "ReplayLogGroup"
+RECONCILE_FUNCTION = "ReconcileFunction"
+RECONCILE_ROLE = "ReconcileFunctionRole"
+RECONCILE_LOG_GROUP = "ReconcileLogGroup"
+TRACES = ("*", {"xray:PutTraceSegments", "xray:PutTelemetryRecords"})  # only with TracingEnabled
+AUTH0_ACCESS = [
+    (ref("Auth0CredentialsSecretArn"), {"secretsmanager:GetSecretValue"}),
+    (ref("Auth0CredentialsSecretKmsKeyArn"), {"kms:Decrypt"}),  # only with HasCredentialsSecretKmsKey
+    (
+        ref(TOKEN_CACHE),
+        {
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:UpdateSecretVersionStage",
+        },
+    ),
+]
+
+
+def granted_by(template: dict[str, Any], role: str) -> dict[str, set[str]]:
+    granted: dict[str, set[str]] = defaultdict(set)
+    for rid, _policy, statement in policy_statements(template):
+        if rid == role:
+            assert statement["Effect"] == "Allow"
+            for resource in as_list(statement["Resource"]):
+                granted[json.dumps(resource, sort_keys=True)] |= set(as_list(statement["Action"]))
+    return dict(granted)
+
+
+def expected_grants(pairs: list[tuple[Any, set[str]]]) -> dict[str, set[str]]:
+    return {json.dumps(resource, sort_keys=True): actions for resource, actions in pairs}
+
+
+@pytest.mark.parametrize(
+    ("function", "role", "log_group", "timeout"),
+    [
+        (REPLAY_FUNCTION, REPLAY_ROLE, REPLAY_LOG_GROUP, 300),
+        (RECONCILE_FUNCTION, RECONCILE_ROLE, RECONCILE_LOG_GROUP, 900),
+    ],
+)
+def test_operations_functions_run_the_library_with_their_own_role_and_logs(
+    sam_template, cfn_template, function, role, log_group, timeout
+):
+    properties = props(cfn_template, function)
+    assert cfn_template["Resources"][function]["Type"] == "AWS::Lambda::Function"
+    assert properties["Role"] == get_att(role, "Arn")
+    assert properties["LoggingConfig"] == {"LogGroup": ref(log_group)}
+    assert properties["Layers"] == [ref(the_layer_id(cfn_template, "AWS::Lambda::LayerVersion"))]
+    assert (properties["Runtime"], properties["Architectures"]) == ("python3.12", ["arm64"])
+    assert properties["Timeout"] == timeout
+    # The shared configuration contract, from Globals.
+    variables = properties["Environment"]["Variables"]
+    assert {name: variables.get(name) for name in EXPECTED_ENVIRONMENT} == EXPECTED_ENVIRONMENT
+    # The handler named by the template exists, with Lambda's signature.
+    written = props(sam_template, function)
+    module, handler = written["Handler"].rsplit(".", 1)
+    tree = ast.parse((ROOT / written["CodeUri"] / f"{module}.py").read_text(encoding="utf-8"))
+    [definition] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == handler]
+    assert [a.arg for a in definition.args.args] == ["event", "context"]
+    group = cfn_template["Resources"][log_group]
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Delete"
+    assert group["Properties"]["RetentionInDays"] == ref("LogRetentionDays")
+    assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}-")
+
+
+def test_replay_function_knows_where_replays_go(cfn_template):
+    variables = props(cfn_template, REPLAY_FUNCTION)["Environment"]["Variables"]
+    assert variables["SOURCE_QUEUE_URL"] == ref(QUEUE)
+    assert variables["DELIVERY_DEAD_LETTER_QUEUE_URL"] == ref(DELIVERY_DLQ)
+    assert variables["DEAD_LETTER_QUEUE_URL"] == ref(DLQ)
+    assert "Events" not in props(cfn_template, REPLAY_FUNCTION)  # invoked by hand only
+    assert not [r for r in resources(cfn_template, "AWS::Lambda::Permission").values()
+                if r["Properties"]["FunctionName"] in (ref(REPLAY_FUNCTION), get_att(REPLAY_FUNCTION, "Arn"))]
+
+
+@pytest.mark.parametrize("function", [REPLAY_FUNCTION, RECONCILE_FUNCTION])
+def test_the_library_reads_every_variable_the_operations_functions_set(cfn_template, function):
+    library = ROOT / "layers" / "token_exchange" / "python" / "token_exchange_enabler"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in library.rglob("*.py"))
+    variables = props(cfn_template, function)["Environment"]["Variables"]
+    unread = [name for name in variables if not name.startswith("POWERTOOLS_") and f'"{name}"' not in source]
+    assert unread == []
+
+
+def test_replay_role_grants_exactly_what_replay_needs(cfn_template):
+    dead_letter_actions = {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+        "sqs:CancelMessageMoveTask",
+    }
+    assert granted_by(cfn_template, REPLAY_ROLE) == expected_grants([
+        (get_att(REPLAY_LOG_GROUP, "Arn"), {"logs:CreateLogStream", "logs:PutLogEvents"}),
+        (get_att(DLQ, "Arn"), dead_letter_actions),
+        (get_att(DELIVERY_DLQ, "Arn"), dead_letter_actions),
+        (get_att(QUEUE, "Arn"), {"sqs:SendMessage", "sqs:GetQueueAttributes"}),
+        *AUTH0_ACCESS,
+        TRACES,
+    ])
+
+
+def test_reconcile_role_grants_exactly_what_the_sweep_needs(cfn_template):
+    assert granted_by(cfn_template, RECONCILE_ROLE) == expected_grants([
+        (get_att(RECONCILE_LOG_GROUP, "Arn"), {"logs:CreateLogStream", "logs:PutLogEvents"}),
+        *AUTH0_ACCESS,
+        (get_att(TABLE, "Arn"), {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
+        TRACES,
+    ])
+    # No queue at all: the sweep reads the tenant, not the event path.
+    assert not [a for actions in granted_by(cfn_template, RECONCILE_ROLE).values() for a in actions
+                if a.startswith("sqs:")]
+
+
+def test_the_sweep_runs_on_a_scheduler_schedule_that_can_be_turned_off(sam_template, cfn_template):
+    [(schedule_id, schedule)] = resources(cfn_template, "AWS::Scheduler::Schedule").items()
+    properties = schedule["Properties"]
+    assert properties["ScheduleExpression"] == ref("ReconcileSchedule")
+    assert properties["State"] == ref("ReconcileScheduleState")
+    assert properties["Target"]["Arn"] == get_att(RECONCILE_FUNCTION, "Arn")
+    assert "Name" not in properties  # generated: two stacks in one account must not collide
+    parameters = sam_template["Parameters"]
+    assert parameters["ReconcileSchedule"]["Default"] == "rate(1 day)"
+    assert parameters["ReconcileScheduleState"]["Default"] == "ENABLED"
+    assert parameters["ReconcileScheduleState"]["AllowedValues"] == ["ENABLED", "DISABLED"]
+    pattern = parameters["ReconcileSchedule"]["AllowedPattern"]
+    for expression, accepted in [("rate(1 day)", True), ("rate(12 hours)", True), ("cron(0 3 * * ? *)", True),
+                                 ("at(2030-01-01T00:00:00)", False), ("daily", False)]:
+        assert bool(re.fullmatch(pattern, expression)) is accepted, expression
+
+
+def test_the_schedule_may_only_invoke_the_sweep(cfn_template):
+    [schedule] = resources(cfn_template, "AWS::Scheduler::Schedule").values()
+    [role] = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][:1]
+    assert set(resources(cfn_template, "AWS::IAM::Role")) == {ROLE, REPLAY_ROLE, RECONCILE_ROLE, role}
+    assert granted_by(cfn_template, role) == expected_grants([
+        (get_att(RECONCILE_FUNCTION, "Arn"), {"lambda:InvokeFunction"}),
+    ])
+    [trust] = props(cfn_template, role)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": ["scheduler.amazonaws.com"]}
+
+
+def test_operations_raise_alarms(cfn_template):
+    alarms = _alarms(cfn_template).values()
+    assert any(a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"
+               and a["Dimensions"] == [{"Name": "FunctionName", "Value": ref(RECONCILE_FUNCTION)}] for a in alarms)
+    [missed] = [a for a in alarms if a["MetricName"] == "ReconcileRepaired"]
+    variables = props(cfn_template, RECONCILE_FUNCTION)["Environment"]["Variables"]
+    assert missed["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert missed["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    source = (ROOT / "layers" / "token_exchange" / "python" / "token_exchange_enabler" / "reconcile.py").read_text()
+    assert '"ReconcileRepaired"' in source  # the metric the sweep emits
+
+
+def test_outputs_name_the_operations_functions(cfn_template):
+    assert {"ReplayFunctionName", "ReconcileFunctionName", "ReplayLogGroupName", "ReconcileLogGroupName"} <= set(
+        cfn_template["Outputs"]
+    )

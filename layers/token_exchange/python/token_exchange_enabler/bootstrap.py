@@ -7,6 +7,7 @@ imported only when configured, to keep cold starts short.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ IDEMPOTENCY_TTL_SECONDS = 3600
 # Token-cache events worth a metric (see token_cache.TokenProvider's on_event).
 _TOKEN_METRICS = {"fetched": "TokenFetched", "cache_error": "TokenCacheErrors"}
 
+AwsClients = Callable[..., Any]
+"""``aws(service, **client_kwargs)`` -> a boto3 client, e.g. from a ``boto3.Session`` with a profile."""
+
 
 @dataclass
 class Runtime:
@@ -30,6 +34,9 @@ class Runtime:
     api: ManagementApi
     enabler: Enabler
     worker: Worker
+    # The worker's idempotency guard, ``idempotent(run, context)(data)``, when IDEMPOTENCY_TABLE_NAME
+    # is set: the reconciliation sweep takes the same per-API lock as the worker.
+    idempotent: Callable | None = None
 
 
 class SecretCredentials:
@@ -39,16 +46,24 @@ class SecretCredentials:
     sees it used within one retry, not after the cache expires.
     """
 
-    def __init__(self, secret_id: str, max_age: int = 300):
+    def __init__(self, secret_id: str, max_age: int = 300, client: Any = None):
         self._secret_id = secret_id
         self._max_age = max_age
         self._force = False
+        self._client = client  # a secretsmanager client; None: Powertools' default provider
+        self._provider = None
 
     def __call__(self) -> ClientCredentials:
         from aws_lambda_powertools.utilities import parameters
 
-        value = parameters.get_secret(self._secret_id, transform="json", max_age=self._max_age,
-                                      force_fetch=self._force)
+        if self._client is None:
+            value = parameters.get_secret(self._secret_id, transform="json", max_age=self._max_age,
+                                          force_fetch=self._force)
+        else:
+            if self._provider is None:  # one provider, so that its cache (max_age) lasts
+                self._provider = parameters.SecretsProvider(boto3_client=self._client)
+            value = self._provider.get(self._secret_id, transform="json", max_age=self._max_age,
+                                       force_fetch=self._force)
         self._force = False
         return ClientCredentials.from_secret(value)
 
@@ -56,7 +71,7 @@ class SecretCredentials:
         self._force = True
 
 
-def _idempotency(table: str):
+def _idempotency(table: str, client: Any = None):
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -68,7 +83,7 @@ def _idempotency(table: str):
             return {**response, "duplicate": True}
         return response
 
-    persistence = DynamoDBPersistenceLayer(table_name=table)
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
     config = IdempotencyConfig(
         event_key_jmespath="[api_id, mode, dry_run]",
         raise_on_no_idempotency_key=True,
@@ -92,10 +107,14 @@ def _idempotency(table: str):
     return wrap
 
 
-def build_runtime(config: Config, *, metrics: Any = None, session=None) -> Runtime:
+def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: AwsClients | None = None) -> Runtime:
+    """Every adapter, wired. ``session``: the ``requests`` session for Auth0; ``aws``: where boto3
+    clients come from (the operator CLI passes its ``--profile``/``--region``/``--endpoint-url``
+    session); None: boto3's default session, as on Lambda."""
     stats = CallStats()
     session = session or new_session()
-    credentials = SecretCredentials(config.credentials_secret_id)
+    credentials = SecretCredentials(config.credentials_secret_id,
+                                    client=aws("secretsmanager") if aws else None)
     endpoint = TokenEndpoint(base_url=config.base_url, audience=config.audience, credentials=credentials,
                              session=session, timeout=config.http_timeout, stats=stats)
 
@@ -115,7 +134,15 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None) -> Runti
 
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
-    tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event)
+    cache_client = None
+    if aws is not None:
+        from botocore.config import Config as BotoConfig
+
+        # The same short timeouts as token_cache's own client: a slow cache must not cost more than fetching.
+        cache_client = aws("secretsmanager", config=BotoConfig(
+            connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
+    tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event,
+                           secrets_client=cache_client)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
                         stats=stats)
     enabler = build_enabler(api, config)
@@ -123,13 +150,17 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None) -> Runti
     def set_deadline(deadline):
         api.deadline = deadline
 
+    idempotent = (_idempotency(config.idempotency_table, aws("dynamodb") if aws else None)
+                  if config.idempotency_table else None)
     worker = Worker(
         enabler=enabler,
-        dead_letters=DeadLetters(config.dead_letter_queue_url) if config.dead_letter_queue_url else None,
+        dead_letters=(DeadLetters(config.dead_letter_queue_url, aws("sqs") if aws else None)
+                      if config.dead_letter_queue_url else None),
         stats=stats,
         deadline_setter=set_deadline,
         metrics=metrics,
-        idempotent=_idempotency(config.idempotency_table) if config.idempotency_table else None,
+        idempotent=idempotent,
         dry_run=config.dry_run,
     )
-    return Runtime(config=config, stats=stats, tokens=tokens, api=api, enabler=enabler, worker=worker)
+    return Runtime(config=config, stats=stats, tokens=tokens, api=api, enabler=enabler, worker=worker,
+                   idempotent=idempotent)

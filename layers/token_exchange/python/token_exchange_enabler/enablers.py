@@ -20,7 +20,7 @@ Enablers take an :class:`ApiRef` and return an :class:`Outcome`, or raise
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -28,9 +28,11 @@ from .auth0 import Auth0Error, BadRequest, Conflict, ManagementApi, NotFound
 from .config import MODE_LEGACY, MODE_ON_BEHALF_OF, Config
 
 OBO_PROFILE = "on_behalf_of_token_exchange"
-LEGACY_BODY = {"token_exchange": [{"enabled_subject_token_types": "urn:ietf:params:oauth:token-type:access_token"}]}
+_LEGACY_SUBJECT_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 (not a credential)
+LEGACY_BODY = {"token_exchange": [{"enabled_subject_token_types": _LEGACY_SUBJECT_TYPE}]}
 CUSTOM_API_APP_TYPE = "resource_server"
 _CLIENT_NAME_MAX = 128
+_LOOK_UP = object()  # "find the API's Custom API client" (as opposed to a client the caller read)
 
 ENABLED = "enabled"
 ALREADY_ENABLED = "already_enabled"
@@ -106,8 +108,20 @@ class OnBehalfOfEnabler:
         reason = _skip_reason(self._config, ref.identifier, ref.is_system)
         if reason:
             return Outcome(SKIPPED, ref.api_id, reason, identifier=ref.identifier)
+        return self._guarded(ref, lambda: self._enable(self._api.get_resource_server(ref.api_id), ref, _LOOK_UP))
+
+    def enable_listed(self, server: Mapping, client: Mapping | None) -> Outcome:
+        """Enable an API whose resource server and Custom API client (None: it has none) the caller
+        has just read, e.g. from the list endpoints: nothing is read again, so an API that needs
+        work costs one write. Same decisions, request bodies and errors as :meth:`enable`.
+        """
+        ref = ApiRef(api_id=str(server.get("id") or ""), identifier=server.get("identifier"),
+                     name=server.get("name"), is_system=bool(server.get("is_system")))
+        return self._guarded(ref, lambda: self._enable(server, ref, client))
+
+    def _guarded(self, ref: ApiRef, run: Callable[[], Outcome]) -> Outcome:
         try:
-            return self._enable(ref)
+            return run()
         except NotFound:
             return Outcome(SKIPPED, ref.api_id, "the API no longer exists (deleted after it was created)",
                            identifier=ref.identifier)
@@ -116,8 +130,7 @@ class OnBehalfOfEnabler:
                 raise
             raise _permanent_from(error) from None
 
-    def _enable(self, ref: ApiRef) -> Outcome:
-        server = self._api.get_resource_server(ref.api_id)
+    def _enable(self, server: Mapping, ref: ApiRef, client: Mapping | None | object) -> Outcome:
         api_id = str(server.get("id") or ref.api_id)
         identifier = server.get("identifier") or ref.identifier
         reason = _skip_reason(self._config, identifier, bool(server.get("is_system")))
@@ -126,7 +139,8 @@ class OnBehalfOfEnabler:
         if not identifier:
             raise PermanentFailure(f"Auth0 returned API {api_id} without an identifier")
 
-        client = self._custom_api_client(server, identifier)
+        if client is _LOOK_UP:
+            client = self._custom_api_client(server, identifier)
         if client is None:
             return self._create_client(api_id, identifier, server.get("name") or ref.name)
 

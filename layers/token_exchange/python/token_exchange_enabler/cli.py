@@ -1,0 +1,680 @@
+"""``token-exchange-enabler``: the operator's command line (also ``python -m token_exchange_enabler``).
+
+Commands: ``replay`` (dead letters back to the source queue, or ``--peek`` at them), ``enable``
+(APIs by id or identifier, now), ``reconcile`` (the sweep over every API of the tenant) and
+``status`` (queues, the oldest dead letter, the cached token, the mode). They read the same
+environment variables as the Lambda functions; ``--stack-name`` reads them from a deployed
+stack's outputs and parameters instead. Results go to stdout (``--json``: one JSON document),
+progress and errors to stderr. Secrets and tokens are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from . import __version__
+
+PROG = "token-exchange-enabler"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}    done, nothing failed
+  {EXIT_FAILED}    some items failed or stayed behind (see the output)
+  {EXIT_USAGE}    usage or configuration error (a missing variable, an unknown queue, a missing scope...)
+  {EXIT_UNREACHABLE}    AWS or Auth0 unreachable (network, throttling, 5xx)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): the current item was finished, the rest left as it was
+"""
+
+CONFIGURATION = """\
+configuration (environment variables, as for the Lambda functions):
+  AUTH0_DOMAIN, AUTH0_CREDENTIALS_SECRET_ID, TOKEN_CACHE_SECRET_ID   enable, reconcile
+  TOKEN_EXCHANGE_MODE, SKIP_IDENTIFIER_PATTERNS, DOWNSTREAM_GRANT_AUDIENCES, DRY_RUN,
+  IDEMPOTENCY_TABLE_NAME, AUTH0_BASE_URL, AUTH0_HTTP_TIMEOUT
+  DEAD_LETTER_QUEUE_URL, SOURCE_QUEUE_URL, DELIVERY_DEAD_LETTER_QUEUE_URL   replay, status
+  AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL   as for the AWS CLI (or --profile, --region, --endpoint-url)
+--stack-name NAME reads them from the deployed stack (its outputs and parameters) instead.
+"""
+
+# Stack outputs and parameters -> the configuration variables they stand for.
+STACK_OUTPUTS = {
+    "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
+    "ApiCreatedQueueUrl": "SOURCE_QUEUE_URL",
+    "DeliveryDeadLetterQueueUrl": "DELIVERY_DEAD_LETTER_QUEUE_URL",
+    "TokenCacheSecretArn": "TOKEN_CACHE_SECRET_ID",
+    "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
+}
+STACK_PARAMETERS = {
+    "Auth0Domain": "AUTH0_DOMAIN",
+    "Auth0CredentialsSecretArn": "AUTH0_CREDENTIALS_SECRET_ID",
+    "TokenExchangeMode": "TOKEN_EXCHANGE_MODE",
+    "SkipIdentifierPatterns": "SKIP_IDENTIFIER_PATTERNS",
+    "DownstreamGrantAudiences": "DOWNSTREAM_GRANT_AUDIENCES",
+    "DryRun": "DRY_RUN",
+}
+
+_NOT_REACHABLE_CODES = {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
+                        "InternalFailure", "InternalError", "RequestTimeout"}
+
+
+class UsageError(Exception):
+    """A wrong or missing option or setting: exit code 2."""
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class Context:
+    """What every command gets: the parsed options, the configuration, AWS clients, the output."""
+
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO):
+        self.args = args
+        self.out = out
+        self.err = err
+        self._session = None
+        self.env = dict(environ)
+        if getattr(args, "stack_name", None):
+            self.env |= self._stack_settings(args.stack_name)
+
+    # -- AWS
+
+    @property
+    def session(self):
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(profile_name=self.args.profile or None,
+                                                  region_name=self.args.region or None)
+        return self._session
+
+    def aws(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client from the --profile/--region session, at --endpoint-url if given
+        (boto3 itself honours AWS_ENDPOINT_URL otherwise)."""
+        if self.args.endpoint_url:
+            kwargs.setdefault("endpoint_url", self.args.endpoint_url)
+        return self.session.client(service, **kwargs)
+
+    def aws_without_retries(self, service: str) -> Any:
+        from botocore.config import Config as BotoConfig
+
+        return self.aws(service, config=BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+
+    def _stack_settings(self, stack_name: str) -> dict[str, str]:
+        stacks = self.aws("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        if not stacks:
+            raise UsageError(f"stack {stack_name} not found")
+        stack = stacks[0]
+        settings = {}
+        for output in stack.get("Outputs", []):
+            if output.get("OutputKey") in STACK_OUTPUTS:
+                settings[STACK_OUTPUTS[output["OutputKey"]]] = output.get("OutputValue", "")
+        for parameter in stack.get("Parameters", []):
+            if parameter.get("ParameterKey") in STACK_PARAMETERS:
+                value = parameter.get("ResolvedValue") or parameter.get("ParameterValue", "")
+                settings[STACK_PARAMETERS[parameter["ParameterKey"]]] = value
+        return settings
+
+    # -- configuration
+
+    def config(self, *, dry_run: bool = False):
+        """The library's configuration (Auth0 settings required), validated."""
+        from .config import Config
+
+        config = Config.from_env(self.env)
+        return dataclasses.replace(config, dry_run=True) if dry_run else config
+
+    def runtime(self, *, dry_run: bool = False, max_rate: float | None = None):
+        from .auth0 import new_session
+        from .bootstrap import build_runtime
+        from .reconcile import pace_management_calls
+
+        session = new_session()
+        if max_rate:
+            pace_management_calls(session, max_rate)
+        return build_runtime(self.config(dry_run=dry_run), session=session, aws=self.aws)
+
+    def queues(self) -> dict[str, str | None]:
+        from .replay import queues_from_env
+
+        return queues_from_env(self.env)
+
+    # -- output
+
+    def emit(self, document: Any, text: str | Callable[[], str]) -> None:
+        if self.args.json:
+            json.dump(document, self.out, indent=2, sort_keys=False, default=str)
+            self.out.write("\n")
+        else:
+            self.out.write((text() if callable(text) else text).rstrip("\n") + "\n")
+
+    def note(self, message: str) -> None:
+        if not self.args.quiet:
+            self.err.write(message.rstrip("\n") + "\n")
+
+
+class ProgressLine:
+    """Progress on stderr: a line rewritten in place on a terminal, else one line every ``every`` items."""
+
+    def __init__(self, stream: TextIO, *, every: int = 100, quiet: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
+        self._stream = stream
+        self._every = max(1, every)
+        self._quiet = quiet
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._clock = clock
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, done: int, text: str, *, force: bool = False) -> None:
+        """Show ``text`` (``done`` items so far); ``force``: a line even between two multiples."""
+        if self._quiet:
+            return
+        if self._tty:
+            now = self._clock()
+            if now - self._last >= 0.1:
+                self._last = now
+                self._stream.write("\r\x1b[2K" + text)
+                self._stream.flush()
+                self._shown = True
+        elif force or done % self._every == 0:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def done(self) -> None:
+        if self._tty and self._shown and not self._quiet:
+            self._stream.write("\r\x1b[2K")
+            self._stream.flush()
+
+
+class StopRequest:
+    """Ctrl-C (or SIGTERM) once: finish the item in hand, then stop. Twice: stop at once."""
+
+    def __init__(self, err: TextIO):
+        self._err = err
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        def handle(signum: int, frame: Any) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            self._err.write("\nstopping after the current item (Ctrl-C again to stop at once)\n")
+
+        previous = {}
+        with contextlib.suppress(ValueError):  # not the main thread: no handler, Ctrl-C stops at once
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, handle)
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def cmd_replay(ctx: Context) -> int:
+    from .replay import METHOD_NATIVE, METHOD_ONE_BY_ONE, Replayer
+
+    args = ctx.args
+    queues = ctx.queues()
+    dlq = args.dlq_url or (queues["delivery_dead_letter"] if args.delivery else queues["dead_letter"])
+    if not dlq:
+        variable = "DELIVERY_DEAD_LETTER_QUEUE_URL" if args.delivery else "DEAD_LETTER_QUEUE_URL"
+        raise UsageError(f"no dead-letter queue: pass --dlq-url or set {variable} (or --stack-name)")
+    peek = args.peek or args.dry_run
+    destination = args.queue_url or queues["source"]
+    if not destination and not peek:
+        raise UsageError("no source queue to replay to: pass --queue-url or set SOURCE_QUEUE_URL (or --stack-name)")
+
+    progress = ProgressLine(ctx.err, every=args.progress_every, quiet=args.quiet)
+    stop = StopRequest(ctx.err)
+
+    def on_progress(phase: str, done: int, total: int | None) -> None:
+        label = {"peek": "read", "native": "moved (native redrive)", "one_by_one": "moved"}[phase]
+        # A move task is polled every few seconds: each poll is worth a line.
+        progress.update(done, f"replay: {done}{'/' + str(total) if total is not None else ''} {label}",
+                        force=phase == "native")
+
+    sqs = ctx.aws("sqs")
+    replayer = Replayer(sqs, tasks=ctx.aws_without_retries("sqs"), should_stop=stop, progress=on_progress,
+                        visibility_timeout=args.visibility_timeout, wait_seconds=args.wait_seconds)
+    with stop.installed():
+        if peek:
+            report = replayer.peek(dlq, limit=args.limit or 100)
+        else:
+            method = METHOD_ONE_BY_ONE if args.one_by_one else (METHOD_NATIVE if args.native else "auto")
+            report = replayer.replay(dlq, destination, method=method, max_per_second=args.max_per_second,
+                                     limit=args.limit, poll_interval=args.poll_interval, follow=not args.no_wait)
+    progress.done()
+    ctx.emit(report.as_dict(), lambda: _replay_text(report))
+    if report.stopped == "interrupted":
+        return EXIT_INTERRUPTED
+    if peek:
+        return EXIT_OK
+    return EXIT_OK if report.ok or report.stopped == "limit" and not report.errors and not report.left \
+        else EXIT_FAILED
+
+
+def _replay_text(report) -> str:
+    from .status import human_duration
+
+    now = time.time()
+    lines = []
+    if report.method == "peek":
+        replayable = sum(1 for letter in report.letters if letter.replayable)
+        lines.append(f"{len(report.letters)} dead letter(s) in {report.source_url}: {replayable} replayable")
+        if report.letters:
+            lines.append(f"{'MESSAGE ID':<36}  {'SHAPE':<12}  {'AGE':>7}  {'API':<24}  FAILURE")
+        for letter in report.letters:
+            age = human_duration(now - letter.sent_at) if letter.sent_at else "?"
+            api = letter.api_id or "-"
+            lines.append(f"{letter.message_id:<36}  {letter.shape:<12}  {age:>7}  {api:<24}  {letter.failure}")
+            if letter.identifier:
+                lines.append(f"{'':<36}  identifier {letter.identifier}")
+            if letter.problem:
+                lines.append(f"{'':<36}  NOT REPLAYABLE, stays: {letter.problem}")
+            elif letter.note:
+                lines.append(f"{'':<36}  note: {letter.note}")
+        return "\n".join(lines)
+    rate = f" ({report.moved / report.seconds:.0f}/s)" if report.seconds > 0 and report.moved else ""
+    how = "with SQS's redrive (StartMessageMoveTask)" if report.method == "native" else "one by one"
+    lines.append(f"moved {report.moved} message(s) {how} in {report.seconds:.1f} s{rate}")
+    lines.append(f"  from {report.source_url}")
+    lines.append(f"  to   {report.destination_url}")
+    if report.fallback_reason:
+        lines.append(f"native redrive not used: {report.fallback_reason}")
+    if report.task:
+        task = report.task
+        lines.append(f"move task {task.get('status')}: {task.get('moved')}/{task.get('to_move')} moved"
+                     + (f"; failure: {task['failure']}" if task.get("failure") else ""))
+    if report.stopped:
+        lines.append(f"stopped early ({report.stopped}): what was not moved is still in the dead-letter queue")
+    if report.left:
+        lines.append(f"{len(report.left)} message(s) stay in the dead-letter queue (not replayable):")
+        for letter in report.left:
+            lines.append(f"  {letter.message_id}  {letter.problem}  (failed: {letter.failure})")
+    for error in report.errors:
+        lines.append(f"error: {error.get('message_id', '')} {error.get('error')}".replace("  ", " "))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- enable
+
+
+def cmd_enable(ctx: Context) -> int:
+    from .reconcile import FAILED, enable_apis
+
+    runtime = ctx.runtime(dry_run=ctx.args.dry_run)
+    results = enable_apis(runtime.enabler, ctx.args.ids)
+    document = {"mode": runtime.config.mode, "dry_run": runtime.config.dry_run, "results": results,
+                "management_calls": runtime.stats.management_calls}
+
+    def text() -> str:
+        lines = []
+        for r in results:
+            what = r.get("api_id") or r["input"]
+            identifier = f"  {r['identifier']}" if r.get("identifier") and r["identifier"] != what else ""
+            detail = r.get("error") or r.get("reason", "")
+            lines.append(f"{r['status']:<16} {what}{identifier}  {detail}")
+        return "\n".join(lines)
+
+    ctx.emit(document, text)
+    kinds = {r.get("kind") for r in results if r["status"] == FAILED}
+    if "configuration" in kinds:
+        return EXIT_USAGE
+    if kinds and kinds <= {"unreachable", "transient"}:
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if kinds else EXIT_OK
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def cmd_reconcile(ctx: Context) -> int:
+    from .reconcile import STOPPED_CONFIGURATION, STOPPED_INTERRUPTED, STOPPED_UNREACHABLE, Reconciler
+
+    args = ctx.args
+    runtime = ctx.runtime(dry_run=args.dry_run, max_rate=args.max_rate)
+    progress = ProgressLine(ctx.err, every=args.progress_every, quiet=args.quiet)
+    stop = StopRequest(ctx.err)
+
+    def on_progress(examined: int, counts: Mapping[str, int]) -> None:
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        progress.update(examined, f"reconcile: {examined} APIs examined ({summary}); "
+                                  f"{runtime.stats.management_calls} Management API calls")
+
+    reconciler = Reconciler(api=runtime.api, enabler=runtime.enabler, config=runtime.config,
+                            idempotent=runtime.idempotent, should_stop=stop, progress=on_progress,
+                            per_page=args.per_page)
+    with stop.installed():
+        report = reconciler.run()
+    progress.done()
+    ctx.emit(report.as_dict(), lambda: _reconcile_text(report))
+    if report.stopped == STOPPED_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if report.stopped == STOPPED_CONFIGURATION:
+        return EXIT_USAGE
+    if report.stopped == STOPPED_UNREACHABLE:
+        return EXIT_UNREACHABLE
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _reconcile_text(report) -> str:
+    d = report.as_dict()
+    lines = []
+    if d["items"]:
+        width = max(len(str(i["identifier"] or "")) for i in d["items"][:200]) + 2
+        lines.append(f"{'STATUS':<16}{'API ID':<26}{'IDENTIFIER':<{width}}REASON")
+        for item in d["items"]:
+            lines.append(f"{item['status']:<16}{item['api_id']:<26}{str(item['identifier'] or ''):<{width}}"
+                         f"{item['reason']}")
+        lines.append("")
+    verb = "planned" if report.dry_run else "enabled"
+    lines.append(
+        f"{d['apis']} APIs ({report.mode}{', dry run' if report.dry_run else ''}): "
+        f"{d['already_enabled']} already enabled, {d['planned'] if report.dry_run else d['enabled']} {verb}, "
+        f"{d['skipped']} skipped, {d['busy']} left to the worker, {d['failed']} failed; "
+        f"{d['management_calls']} Management API calls in {d['seconds']:.1f} s"
+    )
+    if report.stopped:
+        lines.append(f"stopped early ({report.stopped}): {report.error or 'run it again to continue'}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- status
+
+
+def cmd_status(ctx: Context) -> int:
+    from .config import MODE_ON_BEHALF_OF, MODES
+    from .status import QUEUE_LABELS, collect_status
+
+    env = ctx.env
+    mode = (env.get("TOKEN_EXCHANGE_MODE") or "").strip() or MODE_ON_BEHALF_OF
+    if mode not in MODES:
+        raise UsageError(f"TOKEN_EXCHANGE_MODE must be one of {', '.join(MODES)}, got {mode!r}")
+    settings = {
+        "mode": mode,
+        "dry_run": (env.get("DRY_RUN") or "").strip().lower() in ("1", "true", "yes", "on"),
+        "auth0_domain": (env.get("AUTH0_DOMAIN") or "").strip() or None,
+        "skip_identifier_patterns": (env.get("SKIP_IDENTIFIER_PATTERNS") or "").strip() or None,
+    }
+    queues = ctx.queues()
+    if not any(queues.values()) and not env.get("TOKEN_CACHE_SECRET_ID"):
+        raise UsageError("nothing to look at: set SOURCE_QUEUE_URL, DEAD_LETTER_QUEUE_URL and "
+                         "TOKEN_CACHE_SECRET_ID (or --stack-name)")
+    document = collect_status(sqs=ctx.aws("sqs"), secrets=ctx.aws("secretsmanager"), queues=queues,
+                              token_cache_secret_id=(env.get("TOKEN_CACHE_SECRET_ID") or "").strip() or None,
+                              settings=settings, tasks=ctx.aws_without_retries("sqs"))
+
+    def text() -> str:
+        lines = [f"{'mode':<28}{mode}{' (dry run)' if settings['dry_run'] else ''}"
+                 + (f"   tenant {settings['auth0_domain']}" if settings["auth0_domain"] else "")]
+        for name, queue in document["queues"].items():
+            label = QUEUE_LABELS.get(name, name)
+            if "error" in queue:
+                lines.append(f"{label:<28}unreadable ({queue['error']})")
+            else:
+                lines.append(f"{label:<28}{queue['visible']} waiting, {queue['in_flight']} in flight"
+                             + (f", {queue['delayed']} delayed" if queue["delayed"] else ""))
+        oldest = document["oldest_dead_letter"]
+        if oldest:
+            reason = oldest["failure"] + (f" [not replayable: {oldest['problem']}]" if oldest["problem"] else "")
+            lines.append(f"{'oldest dead letter':<28}{oldest['age'] or '?'} old ({QUEUE_LABELS[oldest['queue']]}): "
+                         f"{reason}")
+        task = document["redrive_task"]
+        if task:
+            lines.append(f"{'last redrive task':<28}{task['status']} {task.get('started_at') or ''}: "
+                         f"{task['moved']}/{task.get('to_move')} moved"
+                         + (f"; {task['failure']}" if task.get("failure") else ""))
+        cache = document["token_cache"]
+        if cache:
+            state = cache["state"]
+            if state in ("valid", "expired"):
+                state = f"{state}, expires in {cache['expires_in']}" if state == "valid" else cache["expires_in"]
+                state += f"; scope: {cache['scope'] or '(none)'}"
+            elif cache.get("error"):
+                state += f" ({cache['error']})"
+            lines.append(f"{'cached Management API token':<28}{state}")
+        return "\n".join(lines)
+
+    ctx.emit(document, text)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument("--profile", help="AWS named profile (as the AWS CLI's --profile)")
+    group.add_argument("--region", help="AWS region (default: AWS_REGION / the profile's)")
+    group.add_argument("--endpoint-url", help="AWS endpoint for every client, e.g. a local moto server "
+                                              "(default: AWS_ENDPOINT_URL if set)")
+    group.add_argument("--stack-name", help="read the configuration from this deployed stack's outputs and "
+                                            "parameters (they take precedence over environment variables)")
+    group.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress or notes on stderr")
+    group.add_argument("--progress-every", type=_positive_int, default=100, metavar="N",
+                       help="when stderr is not a terminal, a progress line every N items (default 100)")
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=formatter,
+        description="Operate token-exchange-enabler: replay dead letters, enable APIs, reconcile, status.",
+        epilog=CONFIGURATION + "\n" + EXIT_CODES,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay", parents=[common], formatter_class=formatter,
+        help="move dead-lettered events back to the source queue (or --peek at them)",
+        description=(
+            "Move dead-lettered events back to the queue the worker consumes, once the cause is fixed.\n\n"
+            "Uses SQS's redrive (StartMessageMoveTask) where it can, followed until done; elsewhere (or with\n"
+            "--one-by-one) moves messages one by one: receive, send the original event, delete. Lambda\n"
+            "failure records are unwrapped (their requestPayload is sent). Messages that are not an event the\n"
+            "worker can read stay in the dead-letter queue and are listed with the reason. Ctrl-C stops after\n"
+            "the message in hand: nothing is lost; only a hard kill between a send and its delete can send one\n"
+            "message twice, which the worker absorbs (it is idempotent per API)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  token-exchange-enabler replay --peek\n"
+            "  token-exchange-enabler replay --stack-name token-exchange-enabler --max-per-second 10\n"
+            "  token-exchange-enabler replay --one-by-one --limit 1          # try one first\n"
+            "  token-exchange-enabler replay --delivery                      # EventBridge's dead letters\n\n"
+            + EXIT_CODES
+        ),
+    )
+    replay.add_argument("--dlq-url", help="the dead-letter queue (default: DEAD_LETTER_QUEUE_URL)")
+    replay.add_argument("--delivery", action="store_true",
+                        help="replay EventBridge's dead-letter queue (DELIVERY_DEAD_LETTER_QUEUE_URL) instead")
+    replay.add_argument("--queue-url", help="where to replay to (default: SOURCE_QUEUE_URL)")
+    replay.add_argument("--peek", action="store_true", help="list what would be replayed, with each failure "
+                                                           "reason; move nothing")
+    replay.add_argument("--dry-run", action="store_true", help="same as --peek")
+    how = replay.add_mutually_exclusive_group()
+    how.add_argument("--one-by-one", action="store_true", help="do not use SQS's redrive")
+    how.add_argument("--native", action="store_true", help="only SQS's redrive; fail if it cannot be used")
+    replay.add_argument("--max-per-second", type=_positive_float, metavar="N",
+                        help="move at most N messages a second (SQS redrive: MaxNumberOfMessagesPerSecond)")
+    replay.add_argument("--limit", type=_positive_int, metavar="N",
+                        help="move at most N messages (one by one); with --peek, list at most N (default 100)")
+    replay.add_argument("--no-wait", action="store_true",
+                        help="SQS redrive: start the task and return; `status` shows its progress")
+    replay.add_argument("--poll-interval", type=_positive_float, default=5.0, metavar="SECONDS",
+                        help="SQS redrive: how often to look at the task's progress (default 5)")
+    replay.add_argument("--visibility-timeout", type=_positive_int, default=120, metavar="SECONDS",
+                        help="one by one: how long a received message stays hidden (default 120)")
+    replay.add_argument("--wait-seconds", type=int, choices=range(0, 21), default=1, metavar="SECONDS",
+                        help="long-poll wait of each receive, 0-20 (default 1)")
+    replay.set_defaults(handler=cmd_replay)
+
+    enable = commands.add_parser(
+        "enable", parents=[common], formatter_class=formatter,
+        help="enable token exchange for APIs now, by id or identifier",
+        description="Enable token exchange for each API now, with the worker's enabler (same decisions and "
+                    "calls).\nAn API is named by its id (24 hex characters) or its identifier (audience).",
+        epilog=("examples:\n"
+                "  token-exchange-enabler enable 66b1fe07da0f5b2d35c5c011\n"
+                "  token-exchange-enabler enable https://orders.acme.com https://billing.acme.com --dry-run\n\n"
+                + EXIT_CODES),
+    )
+    enable.add_argument("ids", nargs="+", metavar="API_ID_OR_IDENTIFIER")
+    enable.add_argument("--dry-run", action="store_true", help="say what would change; change nothing")
+    enable.set_defaults(handler=cmd_enable)
+
+    reconcile = commands.add_parser(
+        "reconcile", parents=[common], formatter_class=formatter,
+        help="enable every API of the tenant that is not enabled yet (the sweep)",
+        description=(
+            "Page through every API of the tenant; skip system APIs and those matching\n"
+            "SKIP_IDENTIFIER_PATTERNS; enable every one not yet enabled. The Custom API clients are listed\n"
+            "once, so an API already enabled costs no call of its own and one that is not costs one write.\n"
+            "Rate limits: the client waits for Auth0's bucket; --max-rate leaves room for other clients."
+        ),
+        epilog=("examples:\n"
+                "  token-exchange-enabler reconcile --dry-run\n"
+                "  token-exchange-enabler reconcile --max-rate 5 --json > sweep.json\n\n" + EXIT_CODES),
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    reconcile.add_argument("--max-rate", type=_positive_float, metavar="CALLS_PER_SECOND",
+                           help="at most this many Management API calls a second")
+    reconcile.add_argument("--per-page", type=int, choices=range(1, 101), default=100, metavar="N",
+                           help="page size of the listings, 1-100 (default 100)")
+    reconcile.set_defaults(handler=cmd_reconcile)
+
+    status = commands.add_parser(
+        "status", parents=[common], formatter_class=formatter,
+        help="queue depths, the oldest dead letter, the cached token's expiry, the mode",
+        description="Queue and dead-letter depths, the oldest dead letter's age and failure reason (sampled\n"
+                    "without consuming it), the last redrive task, the cached Management API token's expiry\n"
+                    "and scope (never the token), and the mode. Needs no Auth0 settings.",
+        epilog="examples:\n  token-exchange-enabler status\n  token-exchange-enabler status --json\n\n" + EXIT_CODES,
+    )
+    status.set_defaults(handler=cmd_status)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (argparse already said why)
+        return int(exit_.code or 0)
+    if not args.command:
+        parser.print_help(err)
+        return EXIT_USAGE
+    try:
+        with warnings.catch_warnings():
+            # Powertools Idempotency asks for a Lambda context to bound its in-progress records;
+            # outside Lambda they expire with the record (an hour), which is what a CLI wants.
+            warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
+            ctx = Context(args, os.environ if environ is None else environ, out, err)
+            return args.handler(ctx)
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - every failure becomes one line and an exit code
+        code, message = _failure(error)
+        err.write(f"{PROG}: {message}\n")
+        return code
+
+
+def _failure(error: Exception) -> tuple[int, str]:
+    """Exit code and one-line message for an error that ended a command."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
+
+    from .auth0 import Auth0Error
+    from .config import ConfigError
+    from .enablers import PermanentFailure
+    from .replay import NativeRedriveUnavailable, aws_error_code
+
+    if isinstance(error, UsageError):
+        return EXIT_USAGE, str(error)
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE, "invalid configuration:\n  " + "\n  ".join(error.problems)
+    if isinstance(error, NativeRedriveUnavailable):
+        return EXIT_FAILED, f"SQS redrive cannot be used here: {error} (leave out --native)"
+    if isinstance(error, NoCredentialsError | NoRegionError | ProfileNotFound):
+        return EXIT_USAGE, f"AWS configuration: {error}"
+    if isinstance(error, ClientError):
+        code = aws_error_code(error)
+        operation = getattr(error, "operation_name", "") or "AWS"
+        if code in _NOT_REACHABLE_CODES or code.startswith("5"):
+            return EXIT_UNREACHABLE, f"{operation} failed: {code} (AWS unavailable; try again)"
+        return EXIT_USAGE, f"{operation} failed: {code} (check the queue/secret names and the permissions)"
+    if isinstance(error, EndpointConnectionError | BotoCoreError):
+        return EXIT_UNREACHABLE, f"AWS unreachable: {type(error).__name__}"
+    if isinstance(error, PermanentFailure):
+        return (EXIT_USAGE if error.configuration else EXIT_FAILED), error.reason
+    if isinstance(error, Auth0Error):
+        if error.configuration:
+            return EXIT_USAGE, f"Auth0 configuration: {error}"
+        return (EXIT_UNREACHABLE if error.retryable else EXIT_FAILED), f"Auth0: {error}"
+    name = type(error).__name__
+    if name == "GetParameterError":  # Powertools' wrapper of a Secrets Manager failure
+        return EXIT_USAGE, f"could not read the Auth0 credentials secret: {_first_line(str(error))}"
+    if isinstance(error, ValueError):  # e.g. a credentials secret without client_id
+        return EXIT_USAGE, str(error)
+    return EXIT_FAILED, f"unexpected {name}: {_first_line(str(error))}"
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = (text.splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
