@@ -240,6 +240,19 @@ class PipelineOptions:
     handler: str | None = None
     extra_environment: dict[str, str] = field(default_factory=dict)
     setup: Callable[[Auth0Emulator, Any], None] | None = None  # called before any API is created
+    # Benchmarks: create the APIs with Auth0Emulator.create_resource_server (no HTTP, outside the
+    # tenant's rate limit; the same sapi events are streamed), so that only the worker spends the
+    # Management API bucket. Default: over HTTP, the way people create them.
+    direct_create: bool = False
+    # Benchmarks: folders appended to the worker's sys.path (a peer handler's own dependencies).
+    extra_sys_path: tuple[str, ...] = ()
+    # The worker's timeout in seconds (None: the template's Timeout). Locally it is shorter than
+    # the template's minute so that a retry (one visibility timeout later) is seen within a run.
+    # visibility_timeout must be at least this, as Lambda requires (the template uses 6x).
+    function_timeout: float | None = 10.0
+    # Fault tests: also called with (instance id, line) for every line the worker prints (its
+    # CloudWatch log), e.g. to scan the workers' logs for secrets.
+    on_log: Callable[[str, str], None] | None = None
 
 
 def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda text: None) -> dict:
@@ -266,14 +279,21 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         )
         spec, source = stack.function, stack.event_source
         code_dir = args.function_dir or spec.code_dir
+        function_timeout = args.function_timeout or spec.timeout
+        if args.visibility_timeout < function_timeout:
+            # Lambda refuses such an event source: a message would be delivered again while its
+            # first invocation still runs, and could be deleted by the copy while the first fails.
+            raise ValueError(f"visibility timeout {args.visibility_timeout} s is shorter than the function "
+                             f"timeout {function_timeout} s")
         concurrency = args.concurrency or source.maximum_concurrency or 2
         function = LocalFunction(
             name=spec.name, code_dir=code_dir, handler=args.handler or spec.handler,
             environment={**spec.environment, **aws.env(), "AUTH0_BASE_URL": emulator.base_url,
                          "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true",
                          **args.extra_environment},
-            sys_path=lambda_sys_path(code_dir, Path(work)), timeout=spec.timeout, memory_mb=spec.memory_mb,
-            max_instances=concurrency, on_log=ledger.on_log,
+            sys_path=[*lambda_sys_path(code_dir, Path(work)), *args.extra_sys_path],
+            timeout=function_timeout, memory_mb=spec.memory_mb, max_instances=concurrency,
+            on_log=ledger.on_log if args.on_log is None else _tee(ledger.on_log, args.on_log),
         )
         stream = LogStream(stack.put_auth0_event, ledger, duplicates="duplicates" in faults,
                            delays="delays" in faults)
@@ -290,7 +310,7 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         styles = ["dashboard", "terraform", "sdk"]
         create_started = time.time()
         try:
-            _create_apis(args.apis, creator, emulator, ledger, styles, run_id)
+            _create_apis(args.apis, creator, emulator, ledger, styles, run_id, direct=args.direct_create)
             deadline = time.monotonic() + args.timeout
             last = ""
             while time.monotonic() < deadline:
@@ -307,6 +327,7 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
                 time.sleep(0.25)
         finally:
             mapping.stop()
+            peak_rss_mb = _peak_rss_mb(function)  # of the warm instances, before they are stopped
             function.stop()
             emulator.on_log_event = None
         _collect_dead_letters(stack, ledger)
@@ -315,6 +336,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
 
         rows = sorted(ledger.rows.values(), key=lambda r: r.identifier)
         latencies = [r.latency_ms for r in rows if r.latency_ms is not None]
+        finished = [r.finished_at for r in rows if r.finished_at is not None]
+        streamed = [r.created_at for r in rows if r.created_at]
         counts = ledger.counts()
         return {
             "apis_created": len(rows),
@@ -333,6 +356,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "latency_ms_p95": _percentile(latencies, 95),
             "seconds": round(elapsed, 2),
             "total_seconds": round(time.monotonic() - started, 2),
+            # From the first "API created" event streamed to the last outcome (the queue's drain time).
+            "drain_seconds": round(max(finished) - min(streamed), 2) if finished and streamed else None,
             "mode": mode,
             "rate_limit": args.rate_limit,
             "faults": sorted(faults),
@@ -344,6 +369,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "cold_start_ms_median": round(statistics.median(function.init_ms), 1) if function.init_ms else None,
             "maximum_concurrency": concurrency,
             "invocations": mapping.stats.batches,
+            "failed_records": mapping.stats.failed_records,  # deliveries that went back to the queue
+            "peak_rss_mb": peak_rss_mb,  # VmHWM of each warm instance (Linux; empty elsewhere)
             "dead_letter_reasons": sorted({r.reason for r in rows if r.status == "dead_lettered"}),
             "apis": [
                 {"api_id": r.api_id, "identifier": r.identifier, "style": r.style, "status": r.status,
@@ -352,6 +379,14 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             ],
             "worker_errors": ledger.errors[:20],
         }
+
+
+def _tee(*receivers: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    def send(instance: str, line: str) -> None:
+        for receive in receivers:
+            receive(instance, line)
+
+    return send
 
 
 def _inject_faults(emulator: Auth0Emulator, faults: set[str], apis: int) -> None:
@@ -368,8 +403,12 @@ def _inject_faults(emulator: Auth0Emulator, faults: set[str], apis: int) -> None
 
 
 def _create_apis(n: int, creator: Creator, emulator: Auth0Emulator, ledger: Ledger, styles: list[str],
-                 run_id: str) -> None:
-    """N APIs: one system API (as Auth0 would log one), the rest through Dashboard/Terraform/SDK bodies."""
+                 run_id: str, *, direct: bool = False) -> None:
+    """N APIs: one system API (as Auth0 would log one), the rest through Dashboard/Terraform/SDK bodies.
+
+    ``direct``: the bodies go to the emulator's state directly instead of ``POST /resource-servers``.
+    """
+    create = emulator.create_resource_server if direct else creator.create
     system = {"identifier": f"https://system.{run_id}.example.com/api/", "name": "System API"}
     plan: list[tuple[str, dict]] = [("system", system)] if n > 0 else []
     plan += [(styles[i % len(styles)], Creator.body(i, styles[i % len(styles)], run_id)) for i in range(1, n)]
@@ -396,13 +435,27 @@ def _create_apis(n: int, creator: Creator, emulator: Auth0Emulator, ledger: Ledg
         threads = []
         chunks = [plan[1:][i::4] for i in range(4)]
         for chunk in chunks:
-            thread = threading.Thread(target=lambda c=chunk: [creator.create(b) for _, b in c], daemon=True)
+            thread = threading.Thread(target=lambda c=chunk: [create(b) for _, b in c], daemon=True)
             thread.start()
             threads.append(thread)
         for thread in threads:
             thread.join()
     finally:
         emulator.on_log_event = original
+
+
+def _peak_rss_mb(function: LocalFunction) -> list[float]:
+    """Peak resident memory (``VmHWM``, Linux) of each live instance of ``function``, in MB."""
+    peaks = []
+    for instance in list(function._instances):  # noqa: SLF001 - the local stand-in's own bookkeeping
+        try:
+            status = Path(f"/proc/{instance.process.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(round(int(line.split()[1]) / 1024, 1))
+    return peaks
 
 
 def _style_of(identifier: str) -> str:

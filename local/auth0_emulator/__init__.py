@@ -30,7 +30,9 @@ What is emulated, wire-compatible with Auth0 (bodies, status codes, headers):
 - The per-tenant token-bucket rate limit with ``x-ratelimit-limit/-remaining/-reset`` on every
   response and 429 ``too_many_requests``; presets for Auth0's published limits.
 - Fault injection (:class:`Fault`): error statuses, latency, dropped connections, 401s on valid
-  tokens.
+  tokens; before the request takes effect or, with ``after=True``, after it (the answer is lost).
+- :func:`known_secrets`: every client secret and access token the emulators of this process were
+  given or issued, for the test suite's leak scan.
 - Log streaming: the ``sapi`` record Auth0 streams for each successful write, valid against
   Auth0's official ``sapi`` JSON Schema, handed to ``on_log_event``; :func:`eventbridge_envelope`
   wraps it the way Auth0's EventBridge partner source does.
@@ -55,7 +57,8 @@ validation) and ``logstream`` (sapi records, EventBridge envelope).
 from .emulator import Auth0Emulator
 from .errors import ApiError
 from .faults import Fault
+from .known import known_secrets
 from .logstream import eventbridge_envelope
 from .ratelimit import RateLimit
 
-__all__ = ["ApiError", "Auth0Emulator", "Fault", "RateLimit", "eventbridge_envelope"]
+__all__ = ["ApiError", "Auth0Emulator", "Fault", "RateLimit", "eventbridge_envelope", "known_secrets"]

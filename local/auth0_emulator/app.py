@@ -292,11 +292,28 @@ class EmulatorApp:
                 self._management_calls += 1
 
         fault = self.faults.take(method, raw_path)
+        if fault is not None and fault.after:
+            # The request takes effect (a write is made and streamed), then its answer is lost.
+            response = self._answer(request, method, raw_path, raw_query, route, entity_id, is_token, is_management)
+            return self._apply_fault(fault, is_token) or response
         if fault is not None:
             faulted = self._apply_fault(fault, is_token)
             if faulted is not None:
                 return faulted
+        return self._answer(request, method, raw_path, raw_query, route, entity_id, is_token, is_management)
 
+    def _answer(
+        self,
+        request: HttpRequest,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        route: Route | None,
+        entity_id: str | None,
+        is_token: bool,
+        is_management: bool,
+    ) -> HttpResponse:
+        """The answer to a request that no fault stopped."""
         if is_token:
             if method != "POST":
                 return _json_response(404, errors.not_found().body())

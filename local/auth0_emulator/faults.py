@@ -11,6 +11,10 @@ Kinds:
 - ``"latency"``: sleep ``delay`` seconds, then handle the request normally;
 - ``"drop"``: close the connection without sending any response;
 - ``"unauthorized"``: answer 401 as if the (otherwise valid) token's signing key had been rotated.
+
+``after=True`` (``status``, ``drop`` and ``latency``): the request is handled first — a write takes
+effect and its ``sapi`` record is streamed — and only then is the answer replaced by the error,
+cut off or delayed: what a caller sees when a gateway fails or a connection breaks on the way back.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Fault:
     method: str | None = None
     status: int = 503
     delay: float = 0.0
+    after: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -41,6 +46,8 @@ class Fault:
             raise ValueError("a status fault needs a 4xx or 5xx status")
         if self.delay < 0:
             raise ValueError("delay must not be negative")
+        if self.after and self.kind == "unauthorized":
+            raise ValueError("after=True applies to status, drop and latency faults")
         if self.method is not None:
             self.method = self.method.upper()
 

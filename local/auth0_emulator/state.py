@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import schemas
+from . import known, schemas
 from .errors import ApiError, bad_request
 from .tokens import M2MClient
 
@@ -153,6 +153,7 @@ class Tenant:
 
     def add_m2m_client(self, client: M2MClient) -> None:
         """Register (or replace) credentials that may request Management API tokens."""
+        known.remember(client.client_secret)
         with self._lock:
             self._m2m[client.client_id] = client
 
@@ -321,6 +322,7 @@ class Tenant:
                 client["description"] = body["description"]
             client["client_id"] = client_id
             client["client_secret"] = random_string(64, SECRET_ALPHABET)
+            known.remember(client["client_secret"])
             if app_type is not None:
                 client["app_type"] = app_type
             client["is_first_party"] = body.get("is_first_party", True)

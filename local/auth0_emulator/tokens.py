@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import errors
+from . import errors, known
 from .errors import ApiError
 
 
@@ -92,6 +92,7 @@ class TokenIssuer:
             else:
                 token = self._sign_jwt(info)
             self._issued.append(token)
+        known.remember(token)
         return token, info
 
     @property

@@ -38,7 +38,8 @@ def test_default_mode_enables_every_api_and_skips_the_system_one():
 
 
 def test_faults_duplicates_and_delays_lose_nothing_and_make_no_second_client():
-    summary, done = demo("--apis", "9", "--faults", "5xx,duplicates,delays,latency", "--visibility-timeout", "2")
+    summary, done = demo("--apis", "9", "--faults", "5xx,duplicates,delays,latency", "--visibility-timeout", "5",
+                         "--function-timeout", "5")
     assert done.returncode == 0, done.stderr[-3000:]
     assert summary["duplicate_events_streamed"] > 0
     assert summary["lost"] == 0 and summary["duplicate_clients"] == 0

@@ -50,12 +50,14 @@ def test_makefile_has_the_target_sam_calls(layer, layer_dir):
 
 
 def test_requirements_are_pinned_and_leave_boto3_to_the_runtime(layer_dir):
-    lines = [
-        line.split("#", 1)[0].strip()
-        for line in (layer_dir / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    ]
-    requirements = [line for line in lines if line]
+    # A pip-compile lock: "name==version \" followed by "--hash=sha256:..." continuation lines.
+    text = (layer_dir / "requirements.txt").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in text.replace("\\\n", " ").splitlines()]
+    entries = [line.split() for line in lines if line]
+    requirements = [entry[0] for entry in entries]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\[\]-]+==[A-Za-z0-9.]+", r) for r in requirements), requirements
+    assert all(len(entry) > 1 and all(re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", h) for h in entry[1:])
+               for entry in entries), entries
     names = {r.split("==")[0].split("[")[0].lower() for r in requirements}
     assert {"aws-lambda-powertools", "requests"} <= names
     assert not names & {"boto3", "botocore"}  # provided by the Lambda runtime
@@ -125,5 +127,6 @@ def test_build_installs_wheels_for_the_functions_platform(build, layer, sam_temp
     assert option("--implementation") == "cp"
     assert "--only-binary=:all:" in argv  # never build from source for the wrong CPU
     assert "--no-compile" in argv
+    assert "--require-hashes" in argv  # requirements.txt is the hash-pinned lock
     assert option("--target") == str(build["artifacts"] / "python")
     assert option("-r") == "requirements.txt"

@@ -11,6 +11,7 @@ from token_exchange_enabler.auth0 import (
     CredentialsRejected,
     Deadline,
     Forbidden,
+    InvalidId,
     ManagementApi,
     NotFound,
     RateLimited,
@@ -77,11 +78,32 @@ def test_wrong_secret_is_a_configuration_error_without_the_secret(emulator):
 
 def test_ids_are_percent_encoded_and_cannot_change_the_route(emulator):
     api, _ = make_api(emulator)
-    for evil in ("../clients", "a/b", "x?y=1", "x#frag", "%2e%2e"):
+    for evil in ("../clients", "a/b", "x?y=1", "x#frag", "%2e%2e", "../", "./x", "...", "a/../../clients",
+                 "é/ü", "\u2215clients", " ", "x\r\nHost: evil"):
         with pytest.raises(NotFound):
             api.get_resource_server(evil)
+        with pytest.raises(NotFound):
+            api.patch_client(evil, {"name": "x"})
     assert all("/clients" not in key for key in emulator.counters if key.startswith("GET"))
+    assert set(emulator.counters) <= {"POST /oauth/token", "GET /api/v2/resource-servers/{id}",
+                                      "PATCH /api/v2/clients/{id}"}
     assert segment("../a/b?c#d") == "..%2Fa%2Fb%3Fc%23d"
+
+
+@pytest.mark.parametrize("evil", ["", ".", "..", "\ud800x"])
+def test_ids_that_are_dot_segments_are_refused_before_any_request(emulator, evil):
+    # quote() keeps dots, and requests resolves dot segments: ".." would call GET /api/v2/ and
+    # "" or "." the list route. Such an id can name nothing, so nothing is sent; nor is an id
+    # that is not valid Unicode (it cannot be encoded at all).
+    api, _ = make_api(emulator)
+    with pytest.raises(ValueError, match="cannot be an id"):
+        segment(evil)
+    for call in (api.get_resource_server, api.get_client, lambda i: api.patch_client(i, {"name": "x"}),
+                 lambda i: api.patch_resource_server(i, {"name": "x"})):
+        with pytest.raises(InvalidId) as caught:
+            call(evil)
+        assert not caught.value.retryable and caught.value.error == "invalid_id"
+    assert emulator.management_calls == 0 and emulator.token_requests == 0
 
 
 def test_identifier_lookup_and_pagination(emulator):

@@ -59,9 +59,26 @@ def test_allowed_base_urls(url):
     assert base_url_problem(url) is None
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1", "http://169.254.169.254", "http://localhost.evil.com"])
+@pytest.mark.parametrize("url", ["http://10.0.0.1", "http://169.254.169.254", "http://localhost.evil.com",
+                                 "http://127.0.0.1.nip.io", "http://localhost.", "http://0.0.0.0:8080",
+                                 "http://[::ffff:10.0.0.1]", "http://[::]", "http://2130706433", "http://0x7f000001",
+                                 "HTTP://auth0.example.com", "http://acme.eu.auth0.com:443"])
 def test_plain_http_to_a_non_loopback_host_is_refused(url):
     assert "loopback" in base_url_problem(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:80@evil.example", "http://user@127.0.0.1",
+                                 "http://127.0.0.1\\@evil.example", "https://evil.example#@127.0.0.1",
+                                 "https://acme.eu.auth0.com?x=1", "https://acme.eu.auth0.com/../api"])
+def test_base_urls_that_hide_another_host_or_a_path_are_refused(url):
+    assert base_url_problem(url) is not None
+
+
+def test_an_http_base_url_is_refused_by_the_configuration_naming_the_variable():
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, "AUTH0_BASE_URL": "http://acme.eu.auth0.com"})
+    assert caught.value.problems == [
+        "AUTH0_BASE_URL may use plain http:// only for a loopback host, got 'acme.eu.auth0.com'"]
 
 
 def test_options():

@@ -221,7 +221,7 @@ class TokenProvider:
         held_usable = held is not None and self._is_usable(held, now)
         # With a usable token in hand, never queue behind another thread's refresh.
         if not self._refresh_lock.acquire(blocking=not held_usable):
-            assert held is not None
+            assert held is not None  # nosec B101  # for type checkers only: held_usable implies it
             self._emit("cache_hit_memory")
             return held.token
         try:

@@ -1,0 +1,147 @@
+"""Narrow fault scenarios with the real handler in this process (tests/integration's fixtures:
+moto's server and the Auth0 emulator over HTTP), where the pipeline cannot place events precisely:
+several warm instances given the same events at the same moment, and events that arrive after the
+tenant changed under them."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import boto3
+import pytest
+
+from local.auth0_emulator import Fault
+from tests.faults.support import Row, assert_every_api_has_an_outcome, custom_clients, keep
+from tests.integration.conftest import LambdaContext
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+OBO = "on_behalf_of_token_exchange"
+
+
+def outcomes(caplog) -> list[dict]:
+    """The outcome of each record handled so far, from the worker's "API <status>" log records."""
+    found = []
+    for record in caplog.records:
+        status = getattr(record, "status", None)
+        if status and record.getMessage() == f"API {status}":
+            found.append({k: getattr(record, k, None) for k in ("status", "api_id", "identifier", "reason",
+                                                                "duplicate")})
+    return found
+
+
+def test_instances_processing_duplicates_of_one_api_at_the_same_moment(stack, new_instance, caplog):
+    """Four warm instances each get a batch with the same five new APIs (in different orders) at the
+    same moment, with creates slowed down so that they overlap: one client per API, every duplicate
+    delivery acknowledged as such."""
+    apis = [stack.create_api(f"https://race{i}.example.com", f"Race {i}") for i in range(5)]
+    instances = [new_instance() for _ in range(4)]
+    for module in instances:  # warm: each has its token, so that they start together
+        assert module.lambda_handler(stack.sqs_event([stack.create_api(f"https://warm{id(module)}.example.com")]),
+                                     LambdaContext()) == {"batchItemFailures": []}
+    stack.emulator.inject(Fault("latency", delay=0.3, times=None, path_prefix="/api/v2/clients", method="POST"))
+    creates_before = stack.emulator.counters.get("POST /api/v2/clients", 0)
+    caplog.clear()
+    barrier, results = threading.Barrier(len(instances)), []
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def run(module, order: list[dict]) -> None:
+        barrier.wait()
+        result = module.lambda_handler(stack.sqs_event(order), LambdaContext())
+        with lock:
+            results.append(result)
+
+    threads = []
+    for n, module in enumerate(instances):
+        order = apis[:]
+        random.Random(n).shuffle(order)
+        threads.append(threading.Thread(target=run, args=(module, order)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stack.emulator.clear_faults()
+    seconds = time.monotonic() - started
+
+    assert results == [{"batchItemFailures": []}] * len(instances)
+    clients = custom_clients(stack.emulator)
+    per_api = {f"https://race{i}.example.com": len(clients.get(f"https://race{i}.example.com", [])) for i in range(5)}
+    duplicates = sum(1 for n in per_api.values() if n > 1)
+    decided = outcomes(caplog)
+    creates = stack.emulator.counters.get("POST /api/v2/clients", 0) - creates_before
+    in_progress = sum(1 for o in decided if "another instance is enabling" in o.get("reason", ""))
+    replayed = sum(1 for o in decided if o.get("duplicate") and "another instance" not in o.get("reason", ""))
+    enabled = {o["identifier"] for o in decided if o["status"] in ("enabled", "already_enabled")}
+    rows = [{"status": "enabled" if identifier in enabled and any(
+        OBO in c["token_exchange"]["allow_any_profile_of_type"] for c in clients.get(identifier, [])) else "pending",
+        "reason": ""} for identifier in per_api]
+    keep(Row("same APIs, 4 instances at the same moment", "in-process", 4 * len(apis), len(apis),
+             sum(1 for r in rows if r["status"] == "enabled"), 0, 0, sum(1 for r in rows if r["status"] == "pending"),
+             duplicates, seconds,
+             f"{in_progress} deliveries saw another instance at work, {replayed} got the recorded outcome"))
+    assert_every_api_has_an_outcome(rows)
+    assert duplicates == 0 and all(n == 1 for n in per_api.values())
+    assert creates == len(apis)  # one create per API, by whichever instance came first
+    assert len(decided) == 4 * len(apis)
+    assert in_progress + replayed == 3 * len(apis)  # every other delivery was recognised as a duplicate
+
+
+def test_events_that_arrive_after_the_tenant_changed(stack, invoke, caplog):
+    """Out of order: the API was deleted before its event is handled; someone made its Custom API
+    client (with another profile) before the event arrived; the event is replayed after its
+    idempotency record expired; the worker's own "Create a client" events come back through the
+    stream."""
+    started = time.monotonic()
+    deleted = stack.create_api("https://gone.example.com", "Gone")
+    premade = stack.create_api("https://premade.example.com", "Premade")
+    late = stack.create_api("https://late.example.com", "Late")
+    api_id = deleted["detail"]["data"]["details"]["response"]["body"]["id"]
+    stack.emulator._tenant.delete_resource_server(api_id)  # noqa: SLF001 - deleted in the Dashboard
+    stack.emulator._tenant.create_client({  # noqa: SLF001 - made by Terraform, before the event
+        "name": "Premade (terraform)", "app_type": "resource_server",
+        "resource_server_identifier": "https://premade.example.com",
+        "token_exchange": {"allow_any_profile_of_type": ["custom_authentication"]},
+    })
+    own_writes: list[dict] = []  # what the tenant streams of the worker's own writes
+    stack.emulator.on_log_event = own_writes.append
+    assert invoke(stack.sqs_event([deleted, premade, late])) == {"batchItemFailures": []}
+    first = {o["identifier"]: o for o in outcomes(caplog)}
+    caplog.clear()
+
+    # The idempotency records expire (TTL): the events come back, with the worker's own writes.
+    table = boto3.resource("dynamodb").Table(stack.table)
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+    calls_before = stack.emulator.counters.get("POST /api/v2/clients", 0)
+    assert invoke(stack.sqs_event([late, premade])) == {"batchItemFailures": []}
+    stack.emulator.on_log_event = None
+    replayed = {o["identifier"]: o for o in outcomes(caplog)}
+    from local.auth0_emulator import eventbridge_envelope
+
+    echoes = [eventbridge_envelope(r, stack.emulator.domain) for r in own_writes]
+    before = stack.emulator.management_calls
+    assert invoke(stack.sqs_event(echoes or [late])) == {"batchItemFailures": []}
+    assert stack.emulator.management_calls == before  # the worker never reacts to its own writes
+    seconds = time.monotonic() - started
+
+    assert first["https://gone.example.com"]["status"] == "skipped"
+    assert "no longer exists" in first["https://gone.example.com"]["reason"]
+    assert first["https://premade.example.com"]["status"] == "enabled"
+    assert "existing Custom API client" in first["https://premade.example.com"]["reason"]
+    assert replayed["https://late.example.com"]["status"] == "already_enabled"
+    assert replayed["https://premade.example.com"]["status"] == "already_enabled"
+    assert stack.emulator.counters.get("POST /api/v2/clients", 0) == calls_before  # no new client
+    clients = custom_clients(stack.emulator)
+    (premade_client,) = clients["https://premade.example.com"]
+    assert premade_client["token_exchange"]["allow_any_profile_of_type"] == ["custom_authentication", OBO]
+    assert len(clients["https://late.example.com"]) == 1
+    duplicates = sum(1 for found in clients.values() if len(found) > 1)
+    seen = [first["https://gone.example.com"], first["https://premade.example.com"],
+                first["https://late.example.com"]]
+    assert_every_api_has_an_outcome(seen)
+    keep(Row("out of order: deleted API, pre-made client, late replay, own writes", "in-process",
+             3 + 2 + len(echoes), 3, 2, 1, 0, 0, duplicates, seconds,
+             f"replays after the idempotency record expired: already enabled; {len(echoes)} own writes ignored"))
+    assert duplicates == 0 and len(echoes) >= 1
