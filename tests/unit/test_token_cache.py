@@ -782,3 +782,24 @@ def test_fifty_refreshes_leave_three_labelled_versions(new_instance, sm, clock) 
     # keeps them, so count them instead: nothing beyond the two per refresh.
     assert labelled == {("AWSCURRENT",), ("AWSPREVIOUS",), (CLAIM_STAGE,)}
     assert len(all_versions) == 1 + 2 * 50
+
+
+@pytest.mark.parametrize("lifetime,ceiling", [(86400.0, 1.1), (3600.0, 1.1), (60.0, 1.16), (30.0, 1.16)])
+def test_the_workers_refresh_settings_fetch_about_once_per_lifetime(lifetime, ceiling):
+    from token_exchange_enabler.bootstrap import TOKEN_REFRESH
+
+    now = [1_000_000.0]
+    fetched = []
+
+    def fetch():
+        fetched.append(now[0])
+        return Token(access_token=f"t{len(fetched)}", expires_at=now[0] + lifetime)
+
+    provider = TokenProvider(fetch=fetch, cache_secret_id=None, clock=lambda: now[0], **TOKEN_REFRESH)
+    lifetimes = 20
+    step = lifetime / 200
+    for _ in range(200 * lifetimes):
+        token = provider.get()
+        assert token.expires_at - now[0] > 0  # never an expired token
+        now[0] += step
+    assert 1.0 <= len(fetched) / lifetimes <= ceiling

@@ -19,6 +19,12 @@ from .worker import DeadLetters, Worker
 
 IDEMPOTENCY_TTL_SECONDS = 3600
 
+# When the worker refreshes its Management API token: 5 % of the lifetime ahead, and never hands
+# out one with less than 10 s (or a tenth of a short lifetime) left. That is ~1.05 fetches per
+# lifetime for Auth0's default 24 h tokens and ~1.1 for one-minute tokens; a token that still
+# expires during a call costs one 401 and one refresh (see auth0.ManagementApi).
+TOKEN_REFRESH = {"refresh_ahead": 0.05, "min_remaining": 10.0, "floor_fraction": 0.1}
+
 # Token-cache events worth a metric (see token_cache.TokenProvider's on_event).
 _TOKEN_METRICS = {"fetched": "TokenFetched", "cache_error": "TokenCacheErrors"}
 
@@ -142,7 +148,7 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
         cache_client = aws("secretsmanager", config=BotoConfig(
             connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
     tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event,
-                           secrets_client=cache_client)
+                           secrets_client=cache_client, **TOKEN_REFRESH)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
                         stats=stats)
     enabler = build_enabler(api, config)

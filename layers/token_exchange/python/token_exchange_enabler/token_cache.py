@@ -9,8 +9,8 @@ Two cache levels sit in front of the client-credentials fetch (a callable suppli
 
 A token is *fresh* while more than ``max(refresh_ahead * lifetime, floor)`` seconds remain and
 *usable* while at least ``floor`` seconds remain, where ``floor`` is ``min_remaining`` capped at
-half the token's lifetime (so that a short-lived token is still worth caching). Fresh tokens are
-served from memory or the shared cache; a token that is usable but not fresh is due for refresh.
+``floor_fraction`` of the token's lifetime (so that a short-lived token is still worth caching).
+Fresh tokens are served from memory or the shared cache; a token that is usable but not fresh is due for refresh.
 
 One refresher at a time
 -----------------------
@@ -157,6 +157,7 @@ class TokenProvider:
         clock: Callable[[], float] = time.time,
         refresh_ahead: float = 0.1,
         min_remaining: float = 60.0,
+        floor_fraction: float = 0.5,
         instance_id: str | None = None,
         on_event: Callable[[str], None] | None = None,
         claim_lease: float = 30.0,
@@ -167,6 +168,8 @@ class TokenProvider:
     ) -> None:
         if not 0 <= refresh_ahead < 1:
             raise ValueError("refresh_ahead must be a fraction in [0, 1)")
+        if not 0 < floor_fraction <= 0.5:
+            raise ValueError("floor_fraction must be a fraction in (0, 0.5]")
         if min_remaining < 0 or wait_timeout < 0 or recheck_interval < 0:
             raise ValueError("min_remaining, wait_timeout and recheck_interval must not be negative")
         if claim_lease <= 0 or poll_interval <= 0:
@@ -176,6 +179,7 @@ class TokenProvider:
         self._clock = clock
         self._refresh_ahead = refresh_ahead
         self._min_remaining = min_remaining
+        self._floor_fraction = floor_fraction
         self._instance_id = instance_id or uuid.uuid4().hex
         self._on_event = on_event
         self._claim_lease = claim_lease
@@ -412,7 +416,9 @@ class TokenProvider:
 
     def _floor(self, entry: _Entry) -> float:
         lifetime = entry.lifetime
-        return self._min_remaining if lifetime is None else min(self._min_remaining, lifetime / 2)
+        if lifetime is None:
+            return self._min_remaining
+        return min(self._min_remaining, lifetime * self._floor_fraction)
 
     def _is_usable(self, entry: _Entry, now: float) -> bool:
         return entry.token.remaining(now) >= self._floor(entry)
