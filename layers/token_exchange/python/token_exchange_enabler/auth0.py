@@ -251,6 +251,22 @@ def _rate_limit_wait(response: requests.Response, now: float) -> float:
     return min(max(0.0, until_full), max(0.05, (until_full - 0.5) / missing))
 
 
+def _backoff_after_429(response: requests.Response, now: float, attempt: int) -> float:
+    """How long to wait after the ``attempt``-th 429 in a row for one call ("full jitter").
+
+    Instances share the tenant's bucket: if every one waited exactly until the next token, all
+    but one would meet another 429. The wait is drawn between the soonest moment a token is back
+    and a ceiling that doubles with each 429 in a row, capped at the time the bucket is full.
+    """
+    soonest = _rate_limit_wait(response, now)
+    try:
+        until_full = max(soonest, float(response.headers["x-ratelimit-reset"]) - now)
+    except (KeyError, ValueError):
+        until_full = soonest
+    ceiling = min(until_full, max(soonest, 0.05) * 2 ** min(attempt + 1, 6))
+    return random.uniform(soonest, max(soonest, ceiling))  # noqa: S311 - jitter, not cryptography
+
+
 class Deadline:
     """Time left in the current invocation (Lambda's ``get_remaining_time_in_millis``)."""
 
@@ -490,7 +506,7 @@ class ManagementApi:
                 refreshed = True
                 continue
             if response.status_code == 429:
-                wait = _rate_limit_wait(response, self._clock()) + random.uniform(0.0, 0.2)  # noqa: S311
+                wait = _backoff_after_429(response, self._clock(), waits)
                 self.stats.add(rate_limited=1)
                 if waits < self._max_waits and self.deadline.allows_wait(wait):
                     waits += 1
