@@ -20,6 +20,7 @@ from bench.common import ROOT, VISIBILITY_TIMEOUT, progress
 def run_isolated(label: str, timeout: float = 900.0, **options: Any) -> dict:
     """``run_pipeline(PipelineOptions(**options))`` in a child process; its summary."""
     options.setdefault("visibility_timeout", VISIBILITY_TIMEOUT)
+    options.setdefault("function_timeout", None)  # the template's timeout, as deployed (not the demo's)
     payload = json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()})
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["BENCH_LABEL"] = label

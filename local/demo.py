@@ -61,12 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dry-run", action="store_true", help="DRY_RUN=true: plan, write nothing")
     parser.add_argument("--concurrency", type=int, default=0,
                         help="MaximumConcurrency (default: the template's)")
-    parser.add_argument("--function-timeout", type=float, default=10.0,
-                        help="the worker's timeout (the template's 60 s is shortened locally so that a retry "
-                             "is seen within the demo; the visibility timeout must be at least this)")
-    parser.add_argument("--visibility-timeout", type=int, default=10,
-                        help="seconds before a failed record is delivered again (the template's 6x timeout "
-                             "is shortened locally so that a retry is seen within the demo)")
+    parser.add_argument("--function-timeout", type=float, default=None,
+                        help="the worker's timeout in seconds (default: the template's)")
+    parser.add_argument("--visibility-timeout", type=int, default=60,
+                        help="seconds before a failed record is delivered again: at least the function "
+                             "timeout, as Lambda requires (the template's 6x is shortened locally so that a "
+                             "retry is seen within a minute)")
     parser.add_argument("--batching-window", type=float, default=0.5,
                         help="cap on the template's batching window, in seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting after this many seconds")

@@ -232,7 +232,7 @@ class PipelineOptions:
     current_tenant: bool = False  # legacy mode: a tenant that rejects the legacy field
     dry_run: bool = False
     concurrency: int = 0  # 0: the template's MaximumConcurrency
-    visibility_timeout: int = 10
+    visibility_timeout: int = 60
     batching_window: float = 0.5
     timeout: float = 300.0
     token_lifetime: float = 86400.0
@@ -246,10 +246,10 @@ class PipelineOptions:
     direct_create: bool = False
     # Benchmarks: folders appended to the worker's sys.path (a peer handler's own dependencies).
     extra_sys_path: tuple[str, ...] = ()
-    # The worker's timeout in seconds (None: the template's Timeout). Locally it is shorter than
-    # the template's minute so that a retry (one visibility timeout later) is seen within a run.
-    # visibility_timeout must be at least this, as Lambda requires (the template uses 6x).
-    function_timeout: float | None = 10.0
+    # The worker's timeout in seconds (None: the template's Timeout). Fault tests shorten it so
+    # that an overrun is seen quickly; visibility_timeout must be at least this, as Lambda
+    # requires (the template uses 6x; locally 1x, so that a retry is seen within a minute).
+    function_timeout: float | None = None
     # Fault tests: also called with (instance id, line) for every line the worker prints (its
     # CloudWatch log), e.g. to scan the workers' logs for secrets.
     on_log: Callable[[str, str], None] | None = None
