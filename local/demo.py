@@ -35,8 +35,8 @@ def render(summary: dict, limit: int = 40) -> str:
     lines.append(f"APIs created      {s['apis_created']}   enabled {s['enabled']}   skipped {s['skipped']}   "
                  f"dead-lettered {s['dead_lettered']}   lost {s['lost']}   second clients {s['duplicate_clients']}")
     lines.append(f"token requests    {s['token_requests']}")
-    lines.append(f"Management calls  {s['management_calls']} ({s['management_calls_per_api']} per API)   "
-                 f"429s met {s['rate_limited']}")
+    lines.append(f"Management calls  {s['management_calls_served']} served ({s['management_calls_per_api']} per API)"
+                 f" + {s['rate_limited']} answered 429 and waited out")
     lines.append(f"latency event→enabled  p50 {s['latency_ms_p50']} ms   p95 {s['latency_ms_p95']} ms")
     lines.append(f"seconds           {s['seconds']} (whole run {s['total_seconds']})   mode {s['mode']}   "
                  f"rate limit {s['rate_limit']}   faults {','.join(s['faults']) or 'none'}")
