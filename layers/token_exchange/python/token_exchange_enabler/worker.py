@@ -44,7 +44,6 @@ from .events import (
     MalformedEvent,
     is_eventbridge_event,
     is_sqs_event,
-    log_id_of,
     parse_eventbridge_event,
     parse_sqs_record,
 )
@@ -163,31 +162,27 @@ class Worker:
         A transient failure raises, so Lambda's asynchronous retries and on-failure destination
         take over; the result of a handled event is returned for synchronous callers.
         """
-        body = json.dumps(event)
-        log_id = log_id_of(event)
-        logger.set_correlation_id(log_id)
-        try:
-            fact = parse_eventbridge_event(event)
-        except MalformedEvent as error:
-            self._permanent(body, "malformed", f"malformed event: {error.reason}", log_id, None)
-            return {"status": "dead_lettered", "reason": error.reason, "log_id": log_id}
-        return self._process(fact, body, context)
+        return self._parse_and_process(parse_eventbridge_event, event, lambda: json.dumps(event), context)
 
     def _sqs_record(self, record: Any, context: Any) -> dict:
         raw = record.raw_event if hasattr(record, "raw_event") else record
-        body = raw.get("body") or ""
-        log_id = log_id_of(raw)
-        logger.set_correlation_id(log_id)
+        return self._parse_and_process(parse_sqs_record, raw, lambda: raw.get("body") or "", context)
+
+    def _parse_and_process(self, parse: Callable[[Any], ApiCreated | Ignored], raw: Any,
+                           body: Callable[[], str], context: Any) -> dict:
+        """Parse once (the parser also yields the correlation id); ``body`` is only built for the DLQ."""
         try:
-            fact = parse_sqs_record(raw)
+            fact = parse(raw)
         except MalformedEvent as error:
-            self._permanent(body, "malformed", f"malformed event: {error.reason}", error.log_id or log_id, None)
-            return {"status": "dead_lettered", "reason": error.reason}
+            logger.set_correlation_id(error.log_id)
+            self._permanent(body(), "malformed", f"malformed event: {error.reason}", error.log_id, None)
+            return {"status": "dead_lettered", "reason": error.reason, "log_id": error.log_id}
+        logger.set_correlation_id(fact.log_id)
         return self._process(fact, body, context)
 
     # ---- one fact
 
-    def _process(self, fact: ApiCreated | Ignored, body: str, context: Any) -> dict:
+    def _process(self, fact: ApiCreated | Ignored, body: Callable[[], str], context: Any) -> dict:
         if isinstance(fact, Ignored):
             logger.info("event ignored", extra={"reason": fact.reason, "log_id": fact.log_id})
             self._instruments.count("IgnoredEvents")
@@ -199,7 +194,7 @@ class Worker:
             outcome = self._enable(ref, context)
         except PermanentFailure as failure:
             kind = "configuration" if failure.configuration else "rejected"
-            self._permanent(body, kind, failure.reason, fact.log_id, fact.api_id)
+            self._permanent(body(), kind, failure.reason, fact.log_id, fact.api_id)
             return {"status": "dead_lettered", "reason": failure.reason, "api_id": fact.api_id}
         except Auth0Error as error:
             self._instruments.count("FailedRecords")
