@@ -13,6 +13,7 @@ Usage: ``python -m bench.cpu_probe RECORDS RESULT_PATH``.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ import time
 import types
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench.common import FUNCTION_DIR, ROOT
 
@@ -75,10 +77,12 @@ def trivial_handler(event: dict, context: object) -> dict:
 def wire_product_handler():
     """The real handler module, its runtime built from the library's classes with fakes."""
     sys.path[:0] = [str(FUNCTION_DIR), str(ROOT / "layers" / "token_exchange" / "python")]
-    import app  # the worker's handler module
+    # The worker's handler module, imported by its name on sys.path as Lambda does (all three
+    # handlers are named app); a module object whose warm runtime is set below.
+    app: Any = importlib.import_module("app")
     from token_exchange_enabler.auth0 import CallStats, ClientCredentials, ManagementApi, TokenEndpoint
     from token_exchange_enabler.config import Config
-    from token_exchange_enabler.enablers import build_enabler
+    from token_exchange_enabler.enabling import Enabler
     from token_exchange_enabler.token_cache import TokenProvider
     from token_exchange_enabler.worker import Worker
 
@@ -92,7 +96,7 @@ def wire_product_handler():
                              credentials=lambda: ClientCredentials("bench-client", "bench-secret-value-0123456789"))
     tokens = TokenProvider(fetch=endpoint.fetch, cache_secret_id=config.token_cache_secret_id, secrets_client=secrets)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, stats=stats)
-    worker = Worker(enabler=build_enabler(api, config), dead_letters=None, stats=stats,
+    worker = Worker(enabler=Enabler(api, config), dead_letters=None, stats=stats,
                     deadline_setter=lambda deadline: setattr(api, "deadline", deadline), metrics=app.metrics)
     app._runtime = types.SimpleNamespace(worker=worker)  # what app._get_runtime() hands out when warm
     return app.lambda_handler, session

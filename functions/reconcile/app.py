@@ -43,13 +43,13 @@ def lambda_handler(event, context):
     runtime = _runtime(dry_run)
     runtime.api.deadline = Deadline.from_context(context)
     report = Reconciler(
-        api=runtime.api, enabler=runtime.enabler, config=runtime.config, idempotent=runtime.idempotent,
-        context=context, metrics=metrics, stopped_as=STOPPED_DEADLINE,
+        enabler=runtime.enabler, metrics=metrics, stopped_as=STOPPED_DEADLINE,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000.0,
         should_stop=lambda: context.get_remaining_time_in_millis() < _STOP_BEFORE_DEADLINE_MS,
     ).run()
     result = report.as_dict()
     for item in result["items"]:
-        if item["status"] not in ("skipped",):
+        if item["status"] != "skipped":
             logger.info("API reconciled", extra={"api": item})
     logger.info("reconciliation sweep done", extra={k: v for k, v in result.items() if k != "items"})
     return result

@@ -6,7 +6,7 @@ Invoked by hand, synchronously, e.g.::
         --cli-read-timeout 0 --payload '{"action": "redrive", "max_per_second": 10}' /dev/stdout
 
 Payloads: ``{"action": "peek"}``, ``{"action": "redrive", ...}``, ``{"action": "enable", "ids": [...]}``,
-``{"action": "status"}`` (see ``token_exchange_enabler.replay.run_operator_request``). Thin on
+``{"action": "status"}`` (see ``token_exchange_enabler.operator_requests``). Thin on
 purpose: the logic lives in the layer's ``token_exchange_enabler`` library, shared with the CLI.
 """
 
@@ -16,7 +16,7 @@ import os
 from aws_lambda_powertools import Logger
 from token_exchange_enabler.bootstrap import Runtime, build_runtime
 from token_exchange_enabler.config import Config
-from token_exchange_enabler.replay import run_operator_request
+from token_exchange_enabler.operator_requests import run_operator_request
 
 logger = Logger()
 _STOP_BEFORE_DEADLINE_MS = 15_000

@@ -7,14 +7,11 @@ import threading
 
 import boto3
 import pytest
+from token_exchange_enabler.scopes import LEGACY_SCOPES
 
 from local.auth0_emulator import Fault, RateLimit
-from tests.integration.conftest import (
-    LEGACY_SCOPES,
-    M2M_CLIENT_ID,
-    M2M_CLIENT_SECRET,
-    LambdaContext,
-)
+from tests.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET
+from tests.integration.conftest import LambdaContext
 
 pytestmark = pytest.mark.integration
 OBO = "on_behalf_of_token_exchange"
@@ -60,7 +57,9 @@ def test_duplicates_and_replays_never_make_a_second_client(stack, invoke, new_in
     assert stack.emulator.counters.get("POST /api/v2/clients") == 1
 
 
-def test_concurrent_instances_on_one_api_make_one_client(stack, new_instance):
+def test_concurrent_instances_on_one_api_make_one_client_and_drop_no_record(stack, new_instance):
+    """One instance takes the API's lock and creates its client; the others meet the lock and return
+    their record to the queue (never acknowledged unseen); delivered again, it is already enabled."""
     event = stack.create_api("https://race.example.com", "Race")
     instances = [new_instance() for _ in range(4)]
     stack.emulator.inject(Fault("latency", times=None, path_prefix="/api/v2/clients", delay=0.3))
@@ -68,7 +67,7 @@ def test_concurrent_instances_on_one_api_make_one_client(stack, new_instance):
 
     def run(module):
         barrier.wait()
-        results.append(module.lambda_handler(stack.sqs_event([event]), LambdaContext()))
+        results.append((module, module.lambda_handler(stack.sqs_event([event]), LambdaContext())))
 
     threads = [threading.Thread(target=run, args=(m,)) for m in instances]
     for t in threads:
@@ -76,8 +75,14 @@ def test_concurrent_instances_on_one_api_make_one_client(stack, new_instance):
     for t in threads:
         t.join(30)
     stack.emulator.clear_faults()
-    assert len(results) == 4 and all(r == {"batchItemFailures": []} for r in results)
+    assert len(results) == 4
+    returned = [module for module, result in results if result["batchItemFailures"]]
+    assert len(returned) == 3  # every instance but the lock's holder gave its record back
     assert len(custom_clients(stack.emulator, "https://race.example.com")) == 1
+    for module in returned:  # SQS delivers them again
+        assert module.lambda_handler(stack.sqs_event([event]), LambdaContext()) == {"batchItemFailures": []}
+    assert len(custom_clients(stack.emulator, "https://race.example.com")) == 1
+    assert stack.emulator.counters.get("POST /api/v2/clients") == 1
 
 
 def test_system_api_and_foreign_events_are_skipped_without_writes(stack, invoke):

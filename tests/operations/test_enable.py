@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from token_exchange_enabler.scopes import LEGACY_SCOPES
 
-from tests.operations.conftest import LEGACY_SCOPES, M2M_CLIENT_ID, M2M_CLIENT_SECRET, OBO
+from tests.operations.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET, OBO
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +22,23 @@ def test_enable_by_id_and_by_identifier(ops):
     for identifier in ("https://orders.example.com", "https://billing.example.com"):
         (client,) = ops.custom_clients(identifier)
         assert client["token_exchange"] == {"allow_any_profile_of_type": [OBO]}
-    # Again: already enabled, nothing written; a missing API is skipped with its reason.
+    # Again: already enabled, nothing written.
     writes = ops.writes()
-    again = ops.cli("enable", "https://orders.example.com", "0123456789abcdef01234567")
+    again = ops.cli("enable", "https://orders.example.com")
     assert again.code == 0 and ops.writes() == writes
-    lines = again.out.splitlines()
-    assert lines[0].startswith("already_enabled  " + by_id["id"] + "  https://orders.example.com")
-    assert lines[1].startswith("skipped          0123456789abcdef01234567")
-    assert "the API no longer exists" in lines[1]
+    assert again.out.startswith("already_enabled  " + by_id["id"] + "  https://orders.example.com")
+
+
+@pytest.mark.parametrize("given", ["0123456789abcdef01234567", "https://typo.example.com"])
+def test_enable_of_an_id_or_identifier_that_names_no_api_exits_1_with_not_found(ops, given):
+    """Regression: an unknown id or identifier used to exit 0 ("skipped ... deleted")."""
+    ops.emulator.create_resource_server({"identifier": "https://orders.example.com"})
+    result = ops.cli("enable", "https://orders.example.com", given)
+    assert result.code == 1, result.out
+    lines = result.out.splitlines()
+    assert lines[0].startswith("enabled")
+    assert lines[1].startswith("not_found        " + given) and "not found" in lines[1]
+    assert ops.writes() == 1  # the existing API's client, nothing for the typo
 
 
 def test_enable_dry_run_writes_nothing(ops):
@@ -44,7 +54,8 @@ def test_enable_in_legacy_mode_on_a_current_tenant_is_a_configuration_error(ops)
     result = ops.cli("enable", "https://legacy.example.com", "--json", TOKEN_EXCHANGE_MODE="legacy_resource_server")
     assert result.code == 2
     (entry,) = result.json["results"]
-    assert entry["kind"] == "configuration" and "TOKEN_EXCHANGE_MODE=on_behalf_of" in entry["error"]
+    assert entry["status"] == "failed" and entry["error_kind"] == "configuration"
+    assert "TOKEN_EXCHANGE_MODE=on_behalf_of" in entry["reason"]
 
 
 def test_enable_needs_the_auth0_settings_and_names_what_is_missing(ops):

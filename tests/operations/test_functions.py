@@ -66,7 +66,7 @@ def test_the_reconcile_function_sweeps_and_reports(ops, reconcile_function):
     assert planned["planned"] == 3 and ops.writes() == 0
     result = reconcile_function.lambda_handler({}, LambdaContext(function_name="reconcile"))
     assert (result["enabled"], result["skipped"], result["failed"], result["stopped"]) == (3, 1, 0, None)
-    assert result["management_calls"] == 2 + 3
+    assert result["management_calls"] == 2 + 3 * 2  # the listings, then per API under its lock: GET + POST
     for i in range(3):
         assert len(ops.custom_clients(f"https://sweep{i}.example.com")) == 1
 

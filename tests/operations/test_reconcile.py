@@ -6,10 +6,13 @@ import pytest
 import requests
 from token_exchange_enabler.bootstrap import build_runtime
 from token_exchange_enabler.config import Config
-from token_exchange_enabler.reconcile import BUSY, Reconciler, pace_management_calls
-from token_exchange_enabler.replay import Pacer
+from token_exchange_enabler.decision import Status
+from token_exchange_enabler.locks import lock_key
+from token_exchange_enabler.pacing import Pacer, pace_management_calls
+from token_exchange_enabler.reconcile import Reconciler
+from token_exchange_enabler.scopes import LEGACY_SCOPES
 
-from tests.operations.conftest import LEGACY_SCOPES, M2M_CLIENT_ID, M2M_CLIENT_SECRET, OBO
+from tests.operations.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET, OBO
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +37,7 @@ def seed(ops, apis: int, enabled: int, without_obo: int) -> list[dict]:
     return servers
 
 
-def test_a_sweep_over_several_pages_makes_one_call_per_api_to_fix_and_the_second_writes_nothing(ops):
+def test_a_sweep_over_several_pages_reads_each_api_to_fix_under_its_lock_and_the_second_writes_nothing(ops):
     servers = seed(ops, apis=130, enabled=30, without_obo=10)
     calls_before = ops.emulator.management_calls
     result = ops.cli("reconcile", "--per-page", "50", "--json", SKIP_IDENTIFIER_PATTERNS=SKIP)
@@ -43,8 +46,9 @@ def test_a_sweep_over_several_pages_makes_one_call_per_api_to_fix_and_the_second
     # 132 resource servers: 130 APIs, the excluded one and the Management API itself.
     assert (report["apis"], report["already_enabled"], report["enabled"], report["skipped"], report["failed"]) == (
         132, 30, 100, 2, 0)
-    # 3 pages of resource servers + 1 page of Custom API clients + 90 creations + 10 merges.
-    assert report["management_calls"] == ops.emulator.management_calls - calls_before == 3 + 1 + 90 + 10
+    # 3 pages of resource servers + 1 page of Custom API clients, then under each API's lock a fresh
+    # read: 90 x (GET the API + POST its client) + 10 x (GET the API + GET its client + PATCH).
+    assert report["management_calls"] == ops.emulator.management_calls - calls_before == 3 + 1 + 90 * 2 + 10 * 3
     counters = ops.emulator.counters
     assert counters["POST /api/v2/clients"] == 40 + 90 and counters["PATCH /api/v2/clients/{id}"] == 10
     skipped = {item["identifier"]: item["reason"] for item in report["items"] if item["status"] == "skipped"}
@@ -107,29 +111,29 @@ def test_legacy_mode_on_a_current_tenant_stops_at_the_first_refusal(ops):
     assert ops.emulator.counters["PATCH /api/v2/resource-servers/{id}"] == 1  # not ten
 
 
-@pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time left")
-def test_an_api_the_worker_is_enabling_right_now_is_left_to_it(ops):
+def test_an_api_whose_lock_is_held_is_reported_busy_and_the_sweep_fails(ops):
+    """Someone (the worker, an operator) holds the API's lock: the sweep does not race it, lists the
+    API as not done and exits non-zero; once the lock is free, the next sweep finishes it."""
     first = ops.emulator.create_resource_server({"identifier": "https://racing.example.com"})
     ops.emulator.create_resource_server({"identifier": "https://quiet.example.com"})
     runtime = build_runtime(Config.from_env({**ops.env, "IDEMPOTENCY_TABLE_NAME": ops.stack.idempotency_table}))
-    reports = []
-
-    def worker_enabling(data: dict) -> dict:  # the worker holds the API's lock while the sweep runs
-        reports.append(Reconciler(api=runtime.api, enabler=runtime.enabler, config=runtime.config,
-                                  idempotent=runtime.idempotent).run())
-        return {"status": "enabled", "api_id": data["api_id"], "reason": "by the worker"}
-
-    runtime.idempotent(worker_enabling, None)({"api_id": first["id"], "identifier": first["identifier"],
-                                               "name": None, "is_system": False, "mode": "on_behalf_of",
-                                               "dry_run": False})
-    (report,) = reports
+    with runtime.enabler.locks.hold(lock_key("on_behalf_of", first["id"]), first["id"], 60):
+        report = Reconciler(enabler=runtime.enabler).run()
+        held = ops.cli("reconcile", "--json")
     status = {r.identifier: r.status for r in report.results}
-    assert status["https://racing.example.com"] == BUSY
-    assert status["https://quiet.example.com"] == "enabled"
-    assert ops.custom_clients("https://racing.example.com") == []  # the sweep did not race the worker
+    assert status["https://racing.example.com"] == Status.BUSY
+    assert status["https://quiet.example.com"] == Status.ENABLED
+    assert not report.ok
+    assert ops.custom_clients("https://racing.example.com") == []  # the sweep did not race the holder
+    assert held.code == 1 and held.json["busy"] == 1
+    (busy,) = [item for item in held.json["items"] if item["status"] == "busy"]
+    assert busy["identifier"] == "https://racing.example.com" and "lock" in busy["reason"]
+    after = ops.cli("reconcile", "--json")
+    assert after.code == 0 and after.json["enabled"] == 1
+    assert len(ops.custom_clients("https://racing.example.com")) == 1
 
 
-def test_without_an_idempotency_table_a_creation_rereads_the_api_first(ops):
+def test_without_a_lock_table_a_creation_rereads_the_api_first(ops):
     ops.emulator.create_resource_server({"identifier": "https://noTable.example.com"})
     result = ops.cli("reconcile", "--json", IDEMPOTENCY_TABLE_NAME=None)
     assert result.code == 0 and result.json["enabled"] == 1

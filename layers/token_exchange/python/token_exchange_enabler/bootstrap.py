@@ -1,7 +1,7 @@
 """Builds the worker from configuration: the one place where adapters are created.
 
 The Lambda handler, the operator CLI and the local stack all come through here, so they run
-the same code with the same settings. Heavy or optional parts (Idempotency, boto3 clients) are
+the same code with the same settings. Heavy or optional parts (boto3 clients) are
 imported only when configured, to keep cold starts short.
 """
 
@@ -9,21 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .auth0 import CallStats, ClientCredentials, ManagementApi, TokenEndpoint, new_session
 from .config import Config
-from .enablers import Enabler, build_enabler
+from .enabling import Enabler
+from .locks import ApiLocks, DynamoDbLocks, ProcessLocks
 from .token_cache import TokenProvider
 from .worker import DeadLetters, Worker
 
-IDEMPOTENCY_TTL_SECONDS = 3600
+if TYPE_CHECKING:  # imported when used, to keep cold starts short
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+
+class TokenRefresh(TypedDict):
+    """The refresh settings of token_cache.TokenProvider, as keyword arguments."""
+
+    refresh_ahead: float
+    min_remaining: float
+    floor_fraction: float
+
 
 # When the worker refreshes its Management API token: 5 % of the lifetime ahead, and never hands
 # out one with less than 10 s (or a tenth of a short lifetime) left. That is ~1.05 fetches per
 # lifetime for Auth0's default 24 h tokens and ~1.1 for one-minute tokens; a token that still
 # expires during a call costs one 401 and one refresh (see auth0.ManagementApi).
-TOKEN_REFRESH = {"refresh_ahead": 0.05, "min_remaining": 10.0, "floor_fraction": 0.1}
+TOKEN_REFRESH: TokenRefresh = {"refresh_ahead": 0.05, "min_remaining": 10.0, "floor_fraction": 0.1}
 
 # Token-cache events worth a metric (see token_cache.TokenProvider's on_event).
 _TOKEN_METRICS = {"fetched": "TokenFetched", "cache_error": "TokenCacheErrors"}
@@ -38,11 +49,8 @@ class Runtime:
     stats: CallStats
     tokens: TokenProvider
     api: ManagementApi
-    enabler: Enabler
+    enabler: Enabler  # the decision core: every entry point enables through it, under its locks
     worker: Worker
-    # The worker's idempotency guard, ``idempotent(run, context)(data)``, when IDEMPOTENCY_TABLE_NAME
-    # is set: the reconciliation sweep takes the same per-API lock as the worker.
-    idempotent: Callable | None = None
 
 
 class SecretCredentials:
@@ -57,11 +65,12 @@ class SecretCredentials:
         self._max_age = max_age
         self._force = False
         self._client = client  # a secretsmanager client; None: Powertools' default provider
-        self._provider = None
+        self._provider: SecretsProvider | None = None
 
     def __call__(self) -> ClientCredentials:
         from aws_lambda_powertools.utilities import parameters
 
+        value: object  # the secret's JSON, of any shape: from_secret checks it
         if self._client is None:
             value = parameters.get_secret(self._secret_id, transform="json", max_age=self._max_age,
                                           force_fetch=self._force)
@@ -75,42 +84,6 @@ class SecretCredentials:
 
     def rejected(self) -> None:
         self._force = True
-
-
-def _idempotency(table: str, client: Any = None):
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    def mark_duplicate(response: Any, data_record: Any) -> Any:
-        if isinstance(response, dict):
-            return {**response, "duplicate": True}
-        return response
-
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
-    config = IdempotencyConfig(
-        event_key_jmespath="[api_id, mode, dry_run]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-        response_hook=mark_duplicate,
-    )
-
-    def wrap(run, context):
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            config.register_lambda_context(context)
-
-        def enable_api(api: dict) -> dict:
-            return run(api)
-
-        guarded = idempotent_function(
-            enable_api, data_keyword_argument="api", persistence_store=persistence, config=config,
-            key_prefix="enable_token_exchange",
-        )
-        return lambda data: guarded(api=data)
-
-    return wrap
 
 
 def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: AwsClients | None = None) -> Runtime:
@@ -151,13 +124,15 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
                            secrets_client=cache_client, **TOKEN_REFRESH)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
                         stats=stats)
-    enabler = build_enabler(api, config)
+    # The per-API locks (locks.py): in the table when there is one, shared by every instance,
+    # the sweep and the operator tools; else within this process only.
+    locks: ApiLocks = (DynamoDbLocks(config.idempotency_table, aws("dynamodb") if aws else None)
+                       if config.idempotency_table else ProcessLocks())
+    enabler = Enabler(api, config, locks)
 
     def set_deadline(deadline):
         api.deadline = deadline
 
-    idempotent = (_idempotency(config.idempotency_table, aws("dynamodb") if aws else None)
-                  if config.idempotency_table else None)
     worker = Worker(
         enabler=enabler,
         dead_letters=(DeadLetters(config.dead_letter_queue_url, aws("sqs") if aws else None)
@@ -165,8 +140,5 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
         stats=stats,
         deadline_setter=set_deadline,
         metrics=metrics,
-        idempotent=idempotent,
-        dry_run=config.dry_run,
     )
-    return Runtime(config=config, stats=stats, tokens=tokens, api=api, enabler=enabler, worker=worker,
-                   idempotent=idempotent)
+    return Runtime(config=config, stats=stats, tokens=tokens, api=api, enabler=enabler, worker=worker)

@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -142,7 +141,7 @@ class Context:
     def runtime(self, *, dry_run: bool = False, max_rate: float | None = None):
         from .auth0 import new_session
         from .bootstrap import build_runtime
-        from .reconcile import pace_management_calls
+        from .pacing import pace_management_calls
 
         session = new_session()
         if max_rate:
@@ -324,29 +323,36 @@ def _replay_text(report) -> str:
 
 
 def cmd_enable(ctx: Context) -> int:
-    from .reconcile import FAILED, enable_apis
+    from .enable_by_id import enable_apis, exit_kind
 
     runtime = ctx.runtime(dry_run=ctx.args.dry_run)
-    results = enable_apis(runtime.enabler, ctx.args.ids)
-    document = {"mode": runtime.config.mode, "dry_run": runtime.config.dry_run, "results": results,
+    stop = StopRequest(ctx.err)
+    with stop.installed():
+        results = enable_apis(runtime.enabler, ctx.args.ids, should_stop=stop)
+    not_tried = ctx.args.ids[len(results):]
+    document = {"mode": runtime.config.mode, "dry_run": runtime.config.dry_run,
+                "results": [result.as_dict() for result in results], "not_tried": not_tried,
                 "management_calls": runtime.stats.management_calls}
 
     def text() -> str:
         lines = []
-        for r in results:
-            what = r.get("api_id") or r["input"]
-            identifier = f"  {r['identifier']}" if r.get("identifier") and r["identifier"] != what else ""
-            detail = r.get("error") or r.get("reason", "")
-            lines.append(f"{r['status']:<16} {what}{identifier}  {detail}")
+        for result in results:
+            outcome = result.outcome
+            what = outcome.api_id or result.given
+            identifier = f"  {outcome.identifier}" if outcome.identifier and outcome.identifier != what else ""
+            lines.append(f"{outcome.status:<16} {what}{identifier}  {outcome.reason}")
+        lines.extend(f"{'not tried':<16} {given}  (stopped before it)" for given in not_tried)
         return "\n".join(lines)
 
     ctx.emit(document, text)
-    kinds = {r.get("kind") for r in results if r["status"] == FAILED}
-    if "configuration" in kinds:
+    if not_tried:
+        return EXIT_INTERRUPTED
+    worst = exit_kind(results)
+    if worst == "configuration":
         return EXIT_USAGE
-    if kinds and kinds <= {"unreachable", "transient"}:
+    if worst == "unreachable":
         return EXIT_UNREACHABLE
-    return EXIT_FAILED if kinds else EXIT_OK
+    return EXIT_FAILED if worst else EXIT_OK
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -365,8 +371,7 @@ def cmd_reconcile(ctx: Context) -> int:
         progress.update(examined, f"reconcile: {examined} APIs examined ({summary}); "
                                   f"{runtime.stats.management_calls} Management API calls")
 
-    reconciler = Reconciler(api=runtime.api, enabler=runtime.enabler, config=runtime.config,
-                            idempotent=runtime.idempotent, should_stop=stop, progress=on_progress,
+    reconciler = Reconciler(enabler=runtime.enabler, should_stop=stop, progress=on_progress,
                             per_page=args.per_page)
     with stop.installed():
         report = reconciler.run()
@@ -395,7 +400,7 @@ def _reconcile_text(report) -> str:
     lines.append(
         f"{d['apis']} APIs ({report.mode}{', dry run' if report.dry_run else ''}): "
         f"{d['already_enabled']} already enabled, {d['planned'] if report.dry_run else d['enabled']} {verb}, "
-        f"{d['skipped']} skipped, {d['busy']} left to the worker, {d['failed']} failed; "
+        f"{d['skipped']} skipped, {d['busy']} busy (locked by another run: not done), {d['failed']} failed; "
         f"{d['management_calls']} Management API calls in {d['seconds']:.1f} s"
     )
     if report.stopped:
@@ -407,19 +412,12 @@ def _reconcile_text(report) -> str:
 
 
 def cmd_status(ctx: Context) -> int:
-    from .config import MODE_ON_BEHALF_OF, MODES
+    from .config import status_settings
     from .status import QUEUE_LABELS, collect_status
 
     env = ctx.env
-    mode = (env.get("TOKEN_EXCHANGE_MODE") or "").strip() or MODE_ON_BEHALF_OF
-    if mode not in MODES:
-        raise UsageError(f"TOKEN_EXCHANGE_MODE must be one of {', '.join(MODES)}, got {mode!r}")
-    settings = {
-        "mode": mode,
-        "dry_run": (env.get("DRY_RUN") or "").strip().lower() in ("1", "true", "yes", "on"),
-        "auth0_domain": (env.get("AUTH0_DOMAIN") or "").strip() or None,
-        "skip_identifier_patterns": (env.get("SKIP_IDENTIFIER_PATTERNS") or "").strip() or None,
-    }
+    settings = status_settings(env)
+    mode = settings["mode"]
     queues = ctx.queues()
     if not any(queues.values()) and not env.get("TOKEN_CACHE_SECRET_ID"):
         raise UsageError("nothing to look at: set SOURCE_QUEUE_URL, DEAD_LETTER_QUEUE_URL and "
@@ -499,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
             "failure records are unwrapped (their requestPayload is sent). Messages that are not an event the\n"
             "worker can read stay in the dead-letter queue and are listed with the reason. Ctrl-C stops after\n"
             "the message in hand: nothing is lost; only a hard kill between a send and its delete can send one\n"
-            "message twice, which the worker absorbs (it is idempotent per API)."
+            "message twice, which the worker absorbs (it reads the API under its lock first)."
         ),
         epilog=(
             "examples:\n"
@@ -610,12 +608,8 @@ def main(argv: list[str] | None = None, *, environ: Mapping[str, str] | None = N
         parser.print_help(err)
         return EXIT_USAGE
     try:
-        with warnings.catch_warnings():
-            # Powertools Idempotency asks for a Lambda context to bound its in-progress records;
-            # outside Lambda they expire with the record (an hour), which is what a CLI wants.
-            warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
-            ctx = Context(args, os.environ if environ is None else environ, out, err)
-            return args.handler(ctx)
+        ctx = Context(args, os.environ if environ is None else environ, out, err)
+        return args.handler(ctx)
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED
@@ -637,9 +631,10 @@ def _failure(error: Exception) -> tuple[int, str]:
     )
 
     from .auth0 import Auth0Error
+    from .aws_errors import aws_error_code
     from .config import ConfigError
-    from .enablers import PermanentFailure
-    from .replay import NativeRedriveUnavailable, aws_error_code
+    from .errors import PermanentFailure
+    from .replay import NativeRedriveUnavailable
 
     if isinstance(error, UsageError):
         return EXIT_USAGE, str(error)

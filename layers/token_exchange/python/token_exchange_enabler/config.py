@@ -84,7 +84,7 @@ class Config:
 
         mode = env.get("TOKEN_EXCHANGE_MODE", "").strip() or MODE_ON_BEHALF_OF
         if mode not in MODES:
-            problems.append(f"TOKEN_EXCHANGE_MODE must be one of {', '.join(MODES)}, got {_shorten(mode)!r}")
+            problems.append(_mode_problem(mode))
 
         base_url = env.get("AUTH0_BASE_URL", "").strip().rstrip("/")
         if base_url:
@@ -96,7 +96,7 @@ class Config:
 
         dry_run = env.get("DRY_RUN", "").strip().lower()
         if dry_run not in _TRUE | _FALSE:
-            problems.append(f"DRY_RUN must be true or false, got {_shorten(dry_run)!r}")
+            problems.append(_flag_problem("DRY_RUN", dry_run))
 
         timeout_text = env.get("AUTH0_HTTP_TIMEOUT", "").strip()
         timeout = (3.05, 10.0)
@@ -128,6 +128,41 @@ class Config:
             grant_audiences=grants,
             http_timeout=timeout,
         )
+
+
+def flag(environ: Mapping[str, str], name: str) -> bool:
+    """A true/false variable (``1/true/yes/on``, ``0/false/no/off`` or empty); ConfigError otherwise.
+    The one parser of such variables, for the Lambda functions and the operator tools alike."""
+    value = environ.get(name, "").strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigError([_flag_problem(name, value)])
+    return value in _TRUE
+
+
+def mode_of(environ: Mapping[str, str]) -> str:
+    """``TOKEN_EXCHANGE_MODE``, validated (default ``on_behalf_of``)."""
+    mode = environ.get("TOKEN_EXCHANGE_MODE", "").strip() or MODE_ON_BEHALF_OF
+    if mode not in MODES:
+        raise ConfigError([_mode_problem(mode)])
+    return mode
+
+
+def status_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The settings ``status`` shows, read without requiring the Auth0 variables."""
+    return {
+        "mode": mode_of(environ),
+        "dry_run": flag(environ, "DRY_RUN"),
+        "auth0_domain": environ.get("AUTH0_DOMAIN", "").strip() or None,
+        "skip_identifier_patterns": environ.get("SKIP_IDENTIFIER_PATTERNS", "").strip() or None,
+    }
+
+
+def _flag_problem(name: str, value: str) -> str:
+    return f"{name} must be true or false, got {_shorten(value)!r}"
+
+
+def _mode_problem(mode: str) -> str:
+    return f"TOKEN_EXCHANGE_MODE must be one of {', '.join(MODES)}, got {_shorten(mode)!r}"
 
 
 def base_url_problem(url: str) -> str | None:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .replay import DeadLetter, Replayer, aws_error_code, aws_errors, classify
+from .aws_errors import aws_error_code, aws_errors
+from .replay import DeadLetter, Replayer, classify
 
 __all__ = ["collect_status", "describe_token_cache", "human_duration"]
 

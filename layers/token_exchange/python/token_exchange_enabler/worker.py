@@ -1,4 +1,4 @@
-"""The event path: Lambda event -> facts -> enabler -> outcome (metric, log line, batch result).
+"""The event path: Lambda event -> facts -> the decision core -> outcome (metric, log line, batch result).
 
 Every record ends one of four ways:
 - enabled / already enabled / skipped for a stated reason: the record succeeds;
@@ -6,14 +6,16 @@ Every record ends one of four ways:
   reject): the record is sent to the dead-letter queue at once, with its reason as message
   attributes, and succeeds — retrying it would only burn the tenant's rate limit;
 - a transient failure (429 that does not fit in the time left, 5xx, network, an expired
-  token twice): the record is reported in ``batchItemFailures``; SQS delivers it again after
-  the visibility timeout and moves it to the dead-letter queue after ``maxReceiveCount``;
+  token twice), or another holder of the API's lock (another instance, the sweep, an
+  operator's ``enable``): the record is reported in ``batchItemFailures``; SQS delivers it
+  again after the visibility timeout and moves it to the dead-letter queue after
+  ``maxReceiveCount``;
 - if the dead-letter queue cannot be reached, a permanent failure is treated as transient,
   so nothing is ever lost.
 
-Duplicates (at-least-once delivery, replays, two instances at once) are absorbed by Powertools
-Idempotency keyed on the API id when ``IDEMPOTENCY_TABLE_NAME`` is set, and by the enabler's
-look-before-create in any case.
+Duplicates (at-least-once delivery, replays, two instances at once) never make a second Custom
+API client: every write happens under the API's lock, built from a read made under it
+(:mod:`~token_exchange_enabler.enabling`), so a duplicate finds the API enabled.
 """
 
 from __future__ import annotations
@@ -28,16 +30,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .auth0 import Auth0Error, CallStats, Deadline
-from .enablers import (
-    ALREADY_ENABLED,
-    DRY_RUN,
-    ENABLED,
-    SKIPPED,
-    ApiRef,
-    Enabler,
-    Outcome,
-    PermanentFailure,
-)
+from .decision import ApiRef, Outcome, Status
+from .enabling import Enabler
+from .errors import PermanentFailure, TryAgain, permanent_from
 from .events import (
     ApiCreated,
     Ignored,
@@ -51,10 +46,10 @@ from .events import (
 logger = Logger(child=True)
 
 _OUTCOME_METRICS = {
-    ENABLED: "EnabledApis",
-    ALREADY_ENABLED: "AlreadyEnabled",
-    SKIPPED: "SkippedApis",
-    DRY_RUN: "DryRunApis",
+    Status.ENABLED: "EnabledApis",
+    Status.ALREADY_ENABLED: "AlreadyEnabled",
+    Status.SKIPPED: "SkippedApis",
+    Status.DRY_RUN: "DryRunApis",
 }
 _MAX_ATTRIBUTE = 1000
 
@@ -118,16 +113,12 @@ class Worker:
         stats: CallStats,
         deadline_setter: Callable[[Deadline], None] = lambda deadline: None,
         metrics: Any = None,
-        idempotent: Callable[[Callable[[dict], dict], Any], Callable[[dict], dict]] | None = None,
-        dry_run: bool = False,
     ):
-        self._dry_run = dry_run
         self._enabler = enabler
         self._dead_letters = dead_letters
         self._stats = stats
         self._set_deadline = deadline_setter
         self._instruments = Instruments(metrics)
-        self._idempotent = idempotent
 
     # ---- entry point
 
@@ -191,15 +182,20 @@ class Worker:
         ref = ApiRef(api_id=fact.api_id, identifier=fact.identifier, name=fact.name, is_system=fact.is_system)
         started = time.monotonic()
         try:
-            outcome = self._enable(ref, context)
+            outcome = self._enabler.enable(ref, time_left=_time_left(context))
         except PermanentFailure as failure:
-            kind = "configuration" if failure.configuration else "rejected"
-            self._permanent(body(), kind, failure.reason, fact.log_id, fact.api_id)
+            self._permanent(body(), failure.kind, failure.reason, fact.log_id, fact.api_id)
             return {"status": "dead_lettered", "reason": failure.reason, "api_id": fact.api_id}
-        except Auth0Error as error:
+        except (TryAgain, Auth0Error) as error:
+            if isinstance(error, Auth0Error) and not error.retryable:  # not expected from the core: be safe
+                failure = permanent_from(error)
+                self._permanent(body(), failure.kind, failure.reason, fact.log_id, fact.api_id)
+                return {"status": "dead_lettered", "reason": failure.reason, "api_id": fact.api_id}
             self._instruments.count("FailedRecords")
+            if isinstance(error, TryAgain):
+                self._instruments.count("LockBusy")
             logger.warning(
-                "transient failure; the record returns to the queue",
+                "not done now; the record returns to the queue",
                 extra={"api_id": fact.api_id, "error": str(error), "retry_after": getattr(error, "retry_after", None),
                        "kind": type(error).__name__},
             )
@@ -208,33 +204,16 @@ class Worker:
             self._instruments.count("FailedRecords")
             logger.exception("unexpected failure; the record returns to the queue", extra={"api_id": fact.api_id})
             raise
-        result = {**outcome, "log_id": fact.log_id, "ms": round((time.monotonic() - started) * 1000, 1)}
-        self._instruments.count(_OUTCOME_METRICS.get(outcome["status"], "SkippedApis"))
+        return self._report(outcome, fact.log_id, started)
+
+    def _report(self, outcome: Outcome, log_id: str, started: float) -> dict:
+        result = {**outcome.as_dict(), "log_id": log_id, "ms": round((time.monotonic() - started) * 1000, 1)}
+        self._instruments.count(_OUTCOME_METRICS.get(outcome.status, "SkippedApis"))
         logger.info(
-            f"API {outcome['status']}",
-            extra={k: result.get(k) for k in ("status", "api_id", "identifier", "client_id", "reason", "duplicate")},
+            f"API {outcome.status}",
+            extra={k: result.get(k) for k in ("status", "api_id", "identifier", "client_id", "action", "reason")},
         )
         return result
-
-    def _enable(self, ref: ApiRef, context: Any) -> dict:
-        def run(api: dict) -> dict:
-            fields = {k: api[k] for k in ("api_id", "identifier", "name", "is_system")}
-            return self._enabler.enable(ApiRef(**fields)).as_dict()
-
-        # mode and dry_run are part of the data so that a dry run never masks a real run.
-        data = {"api_id": ref.api_id, "identifier": ref.identifier, "name": ref.name, "is_system": ref.is_system,
-                "mode": self._enabler.mode, "dry_run": self._dry_run}
-        if self._idempotent is None:
-            return run(data)
-        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
-        try:
-            return self._idempotent(run, context)(data)
-        except IdempotencyAlreadyInProgressError:
-            # Another instance is enabling this API right now. Its own record will succeed or
-            # go back to the queue, so this duplicate can be dropped without losing anything.
-            return Outcome(SKIPPED, ref.api_id, "duplicate: another instance is enabling this API now",
-                           identifier=ref.identifier).as_dict() | {"duplicate": True}
 
     def _permanent(self, body: str, kind: str, reason: str, log_id: str | None, api_id: str | None) -> None:
         self._instruments.count("FailedRecords")
@@ -252,3 +231,13 @@ class Worker:
         logger.error("permanent failure: sent to the dead-letter queue",
                      extra={"kind": kind, "reason": reason, "api_id": api_id, "log_id": log_id})
 
+
+def _time_left(context: Any) -> float | None:
+    """Seconds until the function's timeout (the lock's lease ends there); None outside Lambda."""
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    if getter is None:
+        return None
+    try:
+        return float(getter()) / 1000.0
+    except (TypeError, ValueError):
+        return None

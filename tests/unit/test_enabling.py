@@ -1,21 +1,31 @@
-"""The two strategies against an in-memory Management API (the HTTP side is tested with the emulator)."""
+"""The decision core (decision.plan + enabling.Enabler) against an in-memory Management API.
+
+The HTTP side, the locks in DynamoDB and the entry points are tested against the emulator and
+moto (tests/operations, tests/integration); here each decision and each write is checked alone.
+"""
 
 from __future__ import annotations
 
 import copy
 
 import pytest
-from token_exchange_enabler.auth0 import BadRequest, Forbidden, NotFound, ServerError
+from token_exchange_enabler.auth0 import BadRequest, Conflict, Deadline, Forbidden, NotFound, ServerError
 from token_exchange_enabler.config import Config
-from token_exchange_enabler.enablers import (
+from token_exchange_enabler.decision import (
     LEGACY_BODY,
     OBO_PROFILE,
+    Action,
     ApiRef,
-    LegacyResourceServerEnabler,
-    OnBehalfOfEnabler,
-    PermanentFailure,
+    ApiState,
+    ClientState,
+    Observed,
+    Status,
     client_name,
+    plan,
 )
+from token_exchange_enabler.enabling import Enabler
+from token_exchange_enabler.errors import LockBusy, PermanentFailure, StateChanged
+from token_exchange_enabler.locks import ProcessLocks, lock_key
 
 API_ID = "5f9a0b1c2d3e4f5a6b7c8d9e"
 
@@ -39,6 +49,7 @@ class FakeApi:
         self.grants: list[dict] = []
         self.calls: list[str] = []
         self.fail: dict[str, Exception] = {}
+        self.deadline = Deadline()
 
     def _enter(self, name):
         self.calls.append(name)
@@ -83,8 +94,22 @@ class FakeApi:
 
     def create_client_grant(self, body):
         self._enter("create_client_grant")
+        if body["audience"] not in {s["identifier"] for s in self.servers.values()} | self.downstream:
+            raise NotFound("No resource server found for the audience", status=404)
+        if any((g["client_id"], g["audience"]) == (body["client_id"], body["audience"]) for g in self.grants):
+            raise Conflict("A client grant for this client and audience already exists", status=409)
         self.grants.append(body)
         return body
+
+    downstream = {"https://a.example.com", "https://b.example.com"}
+
+
+def obo(api, **env):
+    return Enabler(api, config(**env))
+
+
+def legacy(api, **env):
+    return Enabler(api, config(TOKEN_EXCHANGE_MODE="legacy_resource_server", **env))
 
 
 REF = ApiRef(api_id=API_ID, identifier="https://orders.example.com", name="Orders")
@@ -92,7 +117,7 @@ REF = ApiRef(api_id=API_ID, identifier="https://orders.example.com", name="Order
 
 def test_new_api_gets_a_custom_api_client_with_obo_in_two_calls():
     api = FakeApi()
-    outcome = OnBehalfOfEnabler(api, config()).enable(REF)
+    outcome = obo(api).enable(REF)
     assert outcome.status == "enabled" and outcome.created_client
     assert api.calls == ["get_resource_server", "create_client"]
     (client,) = api.clients.values()
@@ -104,7 +129,7 @@ def test_new_api_gets_a_custom_api_client_with_obo_in_two_calls():
 
 def test_second_run_writes_nothing():
     api = FakeApi()
-    enabler = OnBehalfOfEnabler(api, config())
+    enabler = obo(api)
     enabler.enable(REF)
     api.calls.clear()
     outcome = enabler.enable(REF)
@@ -119,7 +144,7 @@ def test_existing_client_is_merged_not_overwritten():
                          "resource_server_identifier": "https://orders.example.com",
                          "token_exchange": {"allow_any_profile_of_type": ["custom_authentication"]}}
     api.servers[API_ID]["client_id"] = "c1"
-    outcome = OnBehalfOfEnabler(api, config()).enable(REF)
+    outcome = obo(api).enable(REF)
     assert outcome.status == "enabled" and not outcome.created_client
     assert api.clients["c1"]["token_exchange"]["allow_any_profile_of_type"] == ["custom_authentication", OBO_PROFILE]
 
@@ -129,7 +154,7 @@ def test_linked_client_gone_falls_back_to_matching_the_identifier():
     api.servers[API_ID]["client_id"] = "deleted"
     api.clients["c2"] = {"client_id": "c2", "app_type": "resource_server",
                          "resource_server_identifier": "https://orders.example.com"}
-    outcome = OnBehalfOfEnabler(api, config()).enable(REF)
+    outcome = obo(api).enable(REF)
     assert outcome.client_id == "c2" and outcome.status == "enabled"
     assert "create_client" not in api.calls
 
@@ -140,7 +165,7 @@ def test_linked_client_gone_falls_back_to_matching_the_identifier():
 ])
 def test_skips_cost_no_call(ref, reason):
     api = FakeApi()
-    outcome = OnBehalfOfEnabler(api, config(SKIP_IDENTIFIER_PATTERNS="urn:internal:*")).enable(ref)
+    outcome = obo(api, SKIP_IDENTIFIER_PATTERNS="urn:internal:*").enable(ref)
     assert outcome.status == "skipped" and reason in outcome.reason
     assert api.calls == []
 
@@ -148,19 +173,21 @@ def test_skips_cost_no_call(ref, reason):
 def test_system_flag_read_from_auth0_is_respected():
     api = FakeApi()
     api.servers[API_ID]["is_system"] = True
-    outcome = OnBehalfOfEnabler(api, config()).enable(REF)
+    outcome = obo(api).enable(REF)
     assert outcome.status == "skipped" and api.calls == ["get_resource_server"]
 
 
-def test_deleted_api_is_skipped():
+def test_deleted_api_is_skipped_but_an_operators_unknown_input_is_not_found():
     api = FakeApi()
-    outcome = OnBehalfOfEnabler(api, config()).enable(ApiRef("0" * 24, "https://gone.example.com"))
+    outcome = obo(api).enable(ApiRef("0" * 24, "https://gone.example.com"))
     assert outcome.status == "skipped" and "no longer exists" in outcome.reason
+    typo = obo(api).enable(ApiRef.from_operator("https://typo.example.com"))
+    assert typo.status == Status.NOT_FOUND and not typo.done and "not found" in typo.reason
 
 
 def test_dry_run_writes_nothing():
     api = FakeApi()
-    outcome = OnBehalfOfEnabler(api, config(DRY_RUN="true")).enable(REF)
+    outcome = obo(api, DRY_RUN="true").enable(REF)
     assert outcome.status == "dry_run" and api.clients == {}
 
 
@@ -169,7 +196,7 @@ def test_insufficient_scope_is_a_permanent_configuration_failure():
     api.fail["create_client"] = Forbidden("Insufficient scope, expected any of: create:clients", status=403,
                                           error="Forbidden", error_code="insufficient_scope")
     with pytest.raises(PermanentFailure) as caught:
-        OnBehalfOfEnabler(api, config()).enable(REF)
+        obo(api).enable(REF)
     assert caught.value.configuration
     assert "create:clients" in caught.value.reason and "README" in caught.value.reason
 
@@ -178,19 +205,19 @@ def test_transient_errors_propagate_for_a_retry():
     api = FakeApi()
     api.fail["create_client"] = ServerError("Service Unavailable", status=503)
     with pytest.raises(ServerError):
-        OnBehalfOfEnabler(api, config()).enable(REF)
+        obo(api).enable(REF)
 
 
 def test_downstream_grants_are_created_for_the_new_client():
     api = FakeApi()
-    OnBehalfOfEnabler(api, config(DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com,https://b.example.com")).enable(REF)
+    obo(api, DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com,https://b.example.com").enable(REF)
     assert [g["audience"] for g in api.grants] == ["https://a.example.com", "https://b.example.com"]
     assert all(g["subject_type"] == "user" for g in api.grants)
 
 
 def test_legacy_mode_sends_the_original_patch_verbatim():
     api = FakeApi()
-    outcome = LegacyResourceServerEnabler(api, config(TOKEN_EXCHANGE_MODE="legacy_resource_server")).enable(REF)
+    outcome = legacy(api).enable(REF)
     assert outcome.status == "enabled"
     assert api.calls == ["patch_resource_server"]
     assert api.servers[API_ID]["token_exchange"] == LEGACY_BODY["token_exchange"]
@@ -202,7 +229,7 @@ def test_legacy_mode_400_on_the_field_says_use_on_behalf_of():
         "Payload validation error: 'Additional properties not allowed: token_exchange'.",
         status=400, error="Bad Request", error_code="invalid_body")
     with pytest.raises(PermanentFailure) as caught:
-        LegacyResourceServerEnabler(api, config(TOKEN_EXCHANGE_MODE="legacy_resource_server")).enable(REF)
+        legacy(api).enable(REF)
     assert caught.value.configuration
     assert "does not support the legacy" in caught.value.reason
     assert "TOKEN_EXCHANGE_MODE=on_behalf_of" in caught.value.reason
@@ -219,3 +246,107 @@ def test_client_names_are_valid_for_auth0(name, identifier, expected):
     result = client_name(name, identifier, " (token exchange)")
     assert result == expected
     assert "<" not in result and ">" not in result and len(result) <= 128
+
+
+# --- the decision alone (pure) -------------------------------------------------------------------
+
+
+def observed(client=None, **api):
+    state = ApiState(api_id=API_ID, identifier="https://orders.example.com", name="Orders", **api)
+    return Observed(REF, state, client)
+
+
+def test_plan_is_pure_and_names_the_action():
+    assert plan(observed(), config()).action is Action.CREATE_CLIENT
+    merged = plan(observed(ClientState("c1", "https://orders.example.com",
+                                       {"allow_any_profile_of_type": ["custom_authentication"], "x": 1})), config())
+    assert merged.action is Action.ENABLE_ON_CLIENT
+    assert merged.token_exchange == {"allow_any_profile_of_type": ["custom_authentication", OBO_PROFILE], "x": 1}
+    enabled = ClientState("c1", None, {"allow_any_profile_of_type": [OBO_PROFILE]})
+    assert plan(observed(enabled), config()).action is Action.NONE
+    assert plan(observed(enabled), config(DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com")).action \
+        is Action.ENSURE_GRANTS
+    assert plan(observed(), config(TOKEN_EXCHANGE_MODE="legacy_resource_server")).action \
+        is Action.PATCH_RESOURCE_SERVER
+    assert plan(Observed(REF, None), config()).not_found
+
+
+def test_an_api_without_an_identifier_is_a_permanent_failure():
+    with pytest.raises(PermanentFailure, match="without an identifier"):
+        plan(Observed(REF, ApiState(api_id=API_ID, identifier=None)), config())
+
+
+# --- regressions: each of these failed before the decision core ----------------------------------
+
+
+def test_dry_run_on_an_enabled_api_makes_no_grant():
+    """Regression: grants were made before the dry-run check, on an already-enabled API."""
+    api = FakeApi()
+    obo(api).enable(REF)
+    api.calls.clear()
+    outcome = obo(api, DRY_RUN="true", DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com").enable(REF)
+    assert outcome.status == Status.DRY_RUN and "would make sure of the downstream grants" in outcome.reason
+    assert api.grants == [] and "create_client_grant" not in api.calls
+
+
+def test_a_missing_downstream_audience_is_a_configuration_failure_not_a_deleted_api():
+    """Regression: the grant's 404 was reported as "the API no longer exists" and acknowledged."""
+    api = FakeApi()
+    with pytest.raises(PermanentFailure) as caught:
+        obo(api, DOWNSTREAM_GRANT_AUDIENCES="https://missing.example.com").enable(REF)
+    assert caught.value.configuration
+    assert "https://missing.example.com" in caught.value.reason and "no longer exists" not in caught.value.reason
+
+
+def test_a_client_deleted_between_the_read_and_the_merge_is_tried_again_not_skipped():
+    """Regression: the PATCH's 404 became "skipped: the API no longer exists"."""
+    api = FakeApi()
+    api.clients["c1"] = {"client_id": "c1", "app_type": "resource_server",
+                         "resource_server_identifier": "https://orders.example.com", "token_exchange": {}}
+    api.servers[API_ID]["client_id"] = "c1"
+    api.fail["patch_client"] = NotFound("The client does not exist", status=404)
+    with pytest.raises(StateChanged):
+        obo(api).enable(REF)
+
+
+def test_the_merge_is_built_from_a_read_made_under_the_lock():
+    """The write is built from the client as it is when the lock is held, not from what the caller
+    saw earlier (the sweep's listing): a profile an admin removed meanwhile stays removed."""
+    api = FakeApi()
+    api.clients["c1"] = {"client_id": "c1", "app_type": "resource_server",
+                         "resource_server_identifier": "https://orders.example.com",
+                         "token_exchange": {"allow_any_profile_of_type": ["custom_authentication"]}}
+    api.servers[API_ID]["client_id"] = "c1"
+    api.clients["c1"]["token_exchange"] = {"allow_any_profile_of_type": []}  # the admin's change
+    obo(api).enable(REF, client_hint="c1")
+    assert api.clients["c1"]["token_exchange"] == {"allow_any_profile_of_type": [OBO_PROFILE]}
+
+
+def test_a_held_lock_raises_busy_and_writes_nothing():
+    api = FakeApi()
+    locks = ProcessLocks()
+    enabler = Enabler(api, config(), locks)
+    with locks.hold(lock_key("on_behalf_of", API_ID), API_ID, 30), pytest.raises(LockBusy):
+        enabler.enable(REF)
+    assert api.calls == [] and api.clients == {}
+    assert enabler.enable(REF).status == Status.ENABLED  # released: the next attempt does it
+
+
+def test_an_operators_identifier_is_locked_under_the_apis_id():
+    """`enable https://orders...` and the worker's event (by id) must meet on the same lock."""
+    api = FakeApi()
+    locks = ProcessLocks()
+    enabler = Enabler(api, config(), locks)
+    with locks.hold(lock_key("on_behalf_of", API_ID), API_ID, 30), pytest.raises(LockBusy):
+        enabler.enable(ApiRef.from_operator("https://orders.example.com"))
+    assert api.clients == {}
+
+
+def test_without_a_deadline_the_lease_bounds_the_waits_while_the_lock_is_held():
+    api = FakeApi()
+    seen = []
+    api.create_client = lambda body: (seen.append(api.deadline), {"client_id": "c9"})[1]
+    obo(api).enable(REF)
+    (deadline,) = seen
+    assert deadline.allows_wait(60) and not deadline.allows_wait(120)  # the 120 s lease, minus a read
+    assert api.deadline is not deadline  # restored after

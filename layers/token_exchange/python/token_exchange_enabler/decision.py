@@ -1,0 +1,271 @@
+"""What an API needs: the one decision every entry point makes (pure: no I/O).
+
+Every entry point — the worker, ``enable`` (CLI and the replay function), the sweep — reads the
+API in its own way (an event, an id, a page of a listing), turns what it read into an
+:class:`Observed`, and asks :func:`plan` what to do. The answer is a :class:`Plan`; the writes
+it calls for are made by :class:`~token_exchange_enabler.enabling.Enabler`, under the API's
+lock. What became of it is one :class:`Outcome`, from the decision to the log line, the batch
+result, the exit code or the JSON report.
+
+The two strategies (see ``docs/design.md``):
+
+``on_behalf_of`` (the default, Auth0's generally available On-Behalf-Of Token Exchange):
+    the API's Custom API client (``app_type: resource_server``, linked through the resource
+    server's read-only ``client_id``) must allow the ``on_behalf_of_token_exchange`` profile.
+    No client: create it with ``token_exchange`` set in the create call. A client without the
+    profile: add it, merging with what is there (e.g. ``custom_authentication``). Then the
+    configured user-delegated grants to downstream APIs.
+``legacy_resource_server`` (the 2019 how-to, verbatim):
+    ``PATCH /api/v2/resource-servers/{id}`` with ``{"token_exchange": [...]}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .config import MODE_LEGACY, Config
+from .errors import PermanentFailure
+
+OBO_PROFILE = "on_behalf_of_token_exchange"
+_LEGACY_SUBJECT_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 (not a credential)
+LEGACY_BODY = {"token_exchange": [{"enabled_subject_token_types": _LEGACY_SUBJECT_TYPE}]}
+CUSTOM_API_APP_TYPE = "resource_server"
+_CLIENT_NAME_MAX = 128
+
+SYSTEM_API_REASON = "system API (e.g. the Auth0 Management API) cannot take part in token exchange"
+DELETED_REASON = "the API no longer exists (deleted after it was created)"
+NOT_FOUND_REASON = "not found: no API of the tenant has this id or identifier"
+
+
+class Action(StrEnum):
+    """What the API needs, as :func:`plan` found it."""
+
+    NONE = "none"  # already enabled; nothing to write
+    SKIP = "skip"  # system or excluded API, or gone
+    CREATE_CLIENT = "create_client"
+    ENABLE_ON_CLIENT = "enable_on_client"
+    PATCH_RESOURCE_SERVER = "patch_resource_server"
+    ENSURE_GRANTS = "ensure_grants"  # enabled already; only the downstream grants to make sure of
+
+
+class Status(StrEnum):
+    """What became of one API."""
+
+    ENABLED = "enabled"
+    ALREADY_ENABLED = "already_enabled"
+    SKIPPED = "skipped"
+    DRY_RUN = "dry_run"
+    NOT_FOUND = "not_found"  # an operator's id or identifier that names no API
+    BUSY = "busy"  # another holder has the API's lock: not done, try again
+    FAILED = "failed"
+
+
+DONE = frozenset({Status.ENABLED, Status.ALREADY_ENABLED, Status.SKIPPED, Status.DRY_RUN})
+"""Statuses that end an API's story (the record may be acknowledged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRef:
+    """The API to enable, as the entry point knows it: from an "API created" event (its id and
+    the body Auth0 answered) or from an operator (an id or an identifier, nothing else)."""
+
+    api_id: str
+    identifier: str | None = None
+    name: str | None = None
+    is_system: bool = False
+    # False: ``api_id`` is what an operator typed (an id or an identifier): it must be read to
+    # learn the API's id, and "not found" means the input names no API.
+    known_id: bool = True
+
+    @classmethod
+    def from_operator(cls, given: str) -> ApiRef:
+        return cls(api_id=given.strip(), known_id=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiState:
+    """A resource server as read from Auth0 (never holds a secret)."""
+
+    api_id: str
+    identifier: str | None
+    name: str | None = None
+    is_system: bool = False
+    client_id: str | None = None  # the linked Custom API client (read-only field)
+    token_exchange: Any = None  # the legacy field, where a tenant still returns it
+
+    @classmethod
+    def from_auth0(cls, server: Mapping[str, Any]) -> ApiState:
+        return cls(api_id=str(server.get("id") or ""), identifier=server.get("identifier"),
+                   name=server.get("name"), is_system=bool(server.get("is_system")),
+                   client_id=str(server["client_id"]) if server.get("client_id") else None,
+                   token_exchange=server.get("token_exchange"))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    """The parts of a Custom API client the decision needs (its secret is never kept)."""
+
+    client_id: str
+    resource_server_identifier: str | None = None
+    token_exchange: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_auth0(cls, client: Mapping[str, Any]) -> ClientState:
+        token_exchange = client.get("token_exchange")
+        return cls(client_id=str(client.get("client_id") or ""),
+                   resource_server_identifier=client.get("resource_server_identifier"),
+                   token_exchange=dict(token_exchange) if isinstance(token_exchange, Mapping) else {})
+
+    @property
+    def profiles(self) -> list[str]:
+        return list(self.token_exchange.get("allow_any_profile_of_type") or [])
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What an entry point read: the API (None: Auth0 says it does not exist) and its Custom API
+    client (None: it has none; not looked up in ``legacy_resource_server`` mode)."""
+
+    ref: ApiRef
+    api: ApiState | None
+    client: ClientState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The writes an API needs. ``reason`` says why, in an operator's words."""
+
+    action: Action
+    api_id: str
+    identifier: str | None
+    reason: str
+    name: str | None = None
+    client_id: str | None = None
+    create_body: Mapping[str, Any] | None = None  # CREATE_CLIENT
+    token_exchange: Mapping[str, Any] | None = None  # ENABLE_ON_CLIENT: the whole merged object
+    grant_audiences: tuple[str, ...] = ()  # downstream grants to make sure of, after the action
+    not_found: bool = False  # SKIP because Auth0 does not know the API
+
+    @property
+    def writes(self) -> bool:
+        return self.action not in (Action.NONE, Action.SKIP)
+
+    def would(self) -> str:
+        """What a dry run says it would do."""
+        text = {
+            Action.CREATE_CLIENT: "would create its Custom API client with On-Behalf-Of enabled",
+            Action.ENABLE_ON_CLIENT: f"would enable On-Behalf-Of on Custom API client {self.client_id}",
+            Action.PATCH_RESOURCE_SERVER: "would PATCH the resource server's token_exchange field",
+            Action.ENSURE_GRANTS: "On-Behalf-Of already enabled",
+        }.get(self.action, self.reason)
+        if self.grant_audiences:
+            text += "; would make sure of the downstream grants to " + ", ".join(self.grant_audiences)
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one API, carried unchanged from the decision to the report."""
+
+    status: Status
+    api_id: str
+    reason: str
+    identifier: str | None = None
+    name: str | None = None
+    action: Action | None = None
+    client_id: str | None = None
+    created_client: bool = False
+    error_kind: str | None = None  # FAILED / BUSY: configuration | rejected | transient | unreachable | busy
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "api_id": self.api_id,
+            "identifier": self.identifier,
+            "name": self.name,
+            "action": str(self.action) if self.action else None,
+            "reason": self.reason,
+            "client_id": self.client_id,
+            "created_client": self.created_client,
+            "error_kind": self.error_kind,
+        }
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+def skip_reason(config: Config, identifier: str | None, is_system: bool) -> str | None:
+    """Why an API is left alone whatever its state, or None."""
+    if is_system:
+        return SYSTEM_API_REASON
+    if identifier:
+        pattern = config.is_skipped_identifier(identifier)
+        if pattern:
+            return f"identifier matches skip pattern {pattern!r}"
+    return None
+
+
+def plan_from_ref(ref: ApiRef, config: Config) -> Plan | None:
+    """A skip that needs no read (a system or excluded API named by its event), else None."""
+    reason = skip_reason(config, ref.identifier, ref.is_system)
+    if reason:
+        return Plan(Action.SKIP, ref.api_id, ref.identifier, reason, name=ref.name)
+    return None
+
+
+def plan(observed: Observed, config: Config) -> Plan:
+    """What the API needs, from what was read. Pure (raises PermanentFailure for an API Auth0
+    returned without an identifier: an operator must look)."""
+    ref, api = observed.ref, observed.api
+    if api is None:
+        return Plan(Action.SKIP, ref.api_id, ref.identifier, DELETED_REASON if ref.known_id else NOT_FOUND_REASON,
+                    name=ref.name, not_found=True)
+    reason = skip_reason(config, api.identifier, api.is_system)
+    if reason:
+        return Plan(Action.SKIP, api.api_id, api.identifier, reason, name=api.name)
+    if not api.identifier:
+        raise PermanentFailure(f"Auth0 returned API {api.api_id} without an identifier")
+
+    if config.mode == MODE_LEGACY:
+        if api.token_exchange:
+            return Plan(Action.NONE, api.api_id, api.identifier, "token_exchange already set on the resource server",
+                        name=api.name)
+        return Plan(Action.PATCH_RESOURCE_SERVER, api.api_id, api.identifier,
+                    "token_exchange not set on the resource server", name=api.name)
+
+    grants = tuple(config.grant_audiences)
+    client = observed.client
+    if client is None:
+        body = {
+            "name": client_name(api.name or ref.name, api.identifier, config.client_name_suffix),
+            "app_type": CUSTOM_API_APP_TYPE,
+            "resource_server_identifier": api.identifier,
+            "token_exchange": {"allow_any_profile_of_type": [OBO_PROFILE]},
+        }
+        return Plan(Action.CREATE_CLIENT, api.api_id, api.identifier, "it has no Custom API client",
+                    name=api.name, create_body=body, grant_audiences=grants)
+    profiles = client.profiles
+    if OBO_PROFILE in profiles:
+        action = Action.ENSURE_GRANTS if grants else Action.NONE
+        return Plan(action, api.api_id, api.identifier, "On-Behalf-Of already enabled on its Custom API client",
+                    name=api.name, client_id=client.client_id, grant_audiences=grants)
+    # PATCH replaces the whole token_exchange object: keep every other profile and field.
+    merged = {**client.token_exchange, "allow_any_profile_of_type": [*profiles, OBO_PROFILE]}
+    return Plan(Action.ENABLE_ON_CLIENT, api.api_id, api.identifier,
+                "its Custom API client does not allow On-Behalf-Of", name=api.name, client_id=client.client_id,
+                token_exchange=merged, grant_audiences=grants)
+
+
+def client_name(api_name: str | None, identifier: str, suffix: str) -> str:
+    """A valid client name for the API's Custom API client: no ``<`` or ``>``, bounded length."""
+    base = re.sub(r"[<>\x00-\x1f]", "", api_name or "").strip() or re.sub(r"[<>\x00-\x1f]", "", identifier)
+    base = base[: _CLIENT_NAME_MAX - len(suffix)].strip() or "API"
+    return base + suffix

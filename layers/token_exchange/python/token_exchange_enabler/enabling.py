@@ -1,0 +1,292 @@
+"""The one way an API gets enabled: read under its lock, decide, write — for every entry point.
+
+:meth:`Enabler.enable` is what the worker, ``enable`` (CLI and the replay function) and the
+sweep call. It
+
+1. skips what needs no read (a system or excluded API named by its event);
+2. in a dry run: reads, decides, and reports what it would do — no lock, no write, grants
+   included;
+3. otherwise takes the API's lock (:mod:`~token_exchange_enabler.locks`; an operator's
+   identifier is first resolved to the API's id, so that every entry point locks the same key),
+   reads the API and its Custom API client *under the lock*, decides with
+   :func:`~token_exchange_enabler.decision.plan`, and makes the writes the plan calls for
+   (:meth:`Enabler.apply`).
+
+404s mean what they say: only a 404 on the API itself means "deleted" (or, for an operator's
+input, "not found"). A 404 on the Custom API client while merging means it was deleted meanwhile
+(:class:`~token_exchange_enabler.errors.StateChanged`: try again); on a downstream grant, that the
+configured audience is not an API of the tenant (a configuration failure naming it).
+
+Raises :class:`~token_exchange_enabler.errors.PermanentFailure`,
+:class:`~token_exchange_enabler.errors.TryAgain` (the lock is held; the state changed) or a
+retryable :class:`~token_exchange_enabler.auth0.Auth0Error`. Entry points turn these into their
+own reports; the decision and its outcome are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .auth0 import Auth0Error, BadRequest, Conflict, Deadline, ManagementApi, NotFound, Unreachable
+from .config import MODE_LEGACY, Config
+from .decision import (
+    CUSTOM_API_APP_TYPE,
+    LEGACY_BODY,
+    Action,
+    ApiRef,
+    ApiState,
+    ClientState,
+    Observed,
+    Outcome,
+    Plan,
+    Status,
+    plan,
+    plan_from_ref,
+)
+from .errors import (
+    KIND_BUSY,
+    KIND_TRANSIENT,
+    KIND_UNREACHABLE,
+    LockBusy,
+    PermanentFailure,
+    StateChanged,
+    TryAgain,
+    permanent_from,
+)
+from .locks import DEFAULT_LEASE_SECONDS, ApiLocks, ProcessLocks, lock_key
+
+__all__ = ["Enabler", "attempt", "failed", "outcome_of"]
+
+CLIENT_FIELDS = "client_id,app_type,resource_server_identifier,token_exchange"
+
+
+class Enabler:
+    """The decision core with its adapters: the Management API client, the configuration, the locks."""
+
+    def __init__(self, api: ManagementApi, config: Config, locks: ApiLocks | None = None, *,
+                 clock: Callable[[], float] = time.monotonic):
+        self.api = api
+        self.config = config
+        self.locks: ApiLocks = locks if locks is not None else ProcessLocks()
+        self._clock = clock
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    # ---- the entry point
+
+    def enable(self, ref: ApiRef, *, time_left: float | None = None, client_hint: str | None = None) -> Outcome:
+        """Enable one API; see the module's docstring.
+
+        ``time_left``: seconds until the caller's deadline (a Lambda function's); the lock's
+        lease ends there. None (the command line): a lease of ``DEFAULT_LEASE_SECONDS``, and the
+        Management API's waits are bounded by it for as long as the lock is held.
+        ``client_hint``: a Custom API client the caller saw naming this API (the sweep's
+        listing), for a resource server that does not link it.
+        """
+        skip = plan_from_ref(ref, self.config)
+        if skip is not None:
+            return outcome_of(skip, ref)
+        if self.config.dry_run:
+            return self._dry_run(self.plan(self.observe(ref, client_hint)), ref)
+        if not ref.known_id:  # an operator's id or identifier: lock on the id the worker would use
+            first = self.observe(ref, client_hint)
+            if first.api is None:
+                return outcome_of(plan(first, self.config), ref)
+            ref = ApiRef(api_id=first.api.api_id, identifier=first.api.identifier, name=first.api.name,
+                         is_system=first.api.is_system)
+            skip = plan_from_ref(ref, self.config)
+            if skip is not None:
+                return outcome_of(skip, ref)
+        with self._lease(time_left) as lease_seconds, \
+                self.locks.hold(lock_key(self.mode, ref.api_id), ref.api_id, lease_seconds):
+            decided = self.plan(self.observe(ref, client_hint))
+            if not decided.writes:
+                return outcome_of(decided, ref)
+            return self.apply(decided)
+
+    def plan(self, observed: Observed) -> Plan:
+        return plan(observed, self.config)
+
+    # ---- reading
+
+    def observe(self, ref: ApiRef, client_hint: str | None = None) -> Observed:
+        """Read the API and (``on_behalf_of``) its Custom API client."""
+        if self.mode == MODE_LEGACY and ref.known_id and ref.identifier:
+            # The event carries the API as Auth0 created it and the PATCH sets an absolute value:
+            # nothing to read (a deleted API answers the PATCH with a 404).
+            return Observed(ref, ApiState(api_id=ref.api_id, identifier=ref.identifier, name=ref.name,
+                                          is_system=ref.is_system))
+        try:
+            api = ApiState.from_auth0(self._call(lambda: self.api.get_resource_server(ref.api_id)))
+        except NotFound:
+            return Observed(ref, None)
+        if self.mode == MODE_LEGACY:
+            return Observed(ref, api)
+        return Observed(ref, api, self._custom_api_client(api, client_hint))
+
+    def _custom_api_client(self, api: ApiState, hint: str | None) -> ClientState | None:
+        """The API's Custom API client, or None.
+
+        Auth0 names the linked client in the resource server's read-only ``client_id``: a fresh
+        read without it (and no hint) means there is none, so a new API needs no client search.
+        If the link or the hint names a client that is gone, Custom API clients are listed and
+        matched on the identifier (the list endpoint has no filter for it).
+        """
+        wanted = [client_id for client_id in (api.client_id, hint) if client_id]
+        for client_id in dict.fromkeys(wanted):
+            try:
+                client = ClientState.from_auth0(self._call(lambda c=client_id: self.api.get_client(c)))
+            except NotFound:
+                continue
+            if client.resource_server_identifier in (None, api.identifier):
+                return client
+        if not wanted:
+            return None
+        named = [ClientState.from_auth0(c) for c in self._call(lambda: list(self.api.iter_clients(
+            app_type=CUSTOM_API_APP_TYPE, fields=CLIENT_FIELDS)))
+            if c.get("resource_server_identifier") == api.identifier]
+        return next((c for c in named if "on_behalf_of_token_exchange" in c.profiles), named[0] if named else None)
+
+    # ---- writing
+
+    def apply(self, decided: Plan) -> Outcome:
+        """Make the writes ``decided`` calls for (the caller holds the API's lock)."""
+        client_id, created = decided.client_id, False
+        if decided.action is Action.CREATE_CLIENT:
+            assert decided.create_body is not None
+            client_id = self._call(lambda: self.api.create_client(dict(decided.create_body or {})),
+                                   passing=()).get("client_id")
+            created = True
+            reason = "created its Custom API client with On-Behalf-Of enabled"
+        elif decided.action is Action.ENABLE_ON_CLIENT:
+            assert client_id is not None
+            try:
+                self._call(lambda: self.api.patch_client(client_id, {"token_exchange": dict(decided.token_exchange
+                                                                                              or {})}))
+            except NotFound:
+                raise StateChanged(f"Custom API client {client_id} of API {decided.api_id} was deleted while it was "
+                                   "being enabled; the next attempt reads the API again") from None
+            reason = "On-Behalf-Of enabled on its existing Custom API client"
+        elif decided.action is Action.PATCH_RESOURCE_SERVER:
+            try:
+                self._legacy_patch(decided.api_id)
+            except NotFound:
+                return outcome_of(Plan(Action.SKIP, decided.api_id, decided.identifier,
+                                       "the API no longer exists (deleted after it was created)",
+                                       name=decided.name, not_found=True), None)
+            reason = "token_exchange set on the resource server (legacy mode)"
+        elif decided.action is Action.ENSURE_GRANTS:
+            reason = decided.reason
+        else:
+            raise ValueError(f"nothing to apply for action {decided.action}")
+        if client_id and decided.grant_audiences:
+            self._ensure_grants(client_id, decided.grant_audiences)
+            reason += "; downstream grants made sure of"
+        status = Status.ALREADY_ENABLED if decided.action is Action.ENSURE_GRANTS else Status.ENABLED
+        return Outcome(status, decided.api_id, reason, identifier=decided.identifier, name=decided.name,
+                       action=decided.action, client_id=client_id, created_client=created)
+
+    def _legacy_patch(self, api_id: str) -> None:
+        try:
+            self._call(lambda: self.api.patch_resource_server(api_id, LEGACY_BODY), passing=(NotFound, BadRequest))
+        except BadRequest as error:
+            if "token_exchange" in (error.message or ""):
+                raise PermanentFailure(
+                    "this tenant does not support the legacy resource-server token_exchange field "
+                    f"(Auth0 answered: {error.message}); set TOKEN_EXCHANGE_MODE=on_behalf_of",
+                    configuration=True,
+                ) from None
+            raise permanent_from(error) from None
+
+    def _ensure_grants(self, client_id: str, audiences: tuple[str, ...]) -> None:
+        """User-delegated grants from the Custom API client to each downstream API."""
+        for audience in audiences:
+            try:
+                self._call(lambda a=audience: self.api.create_client_grant(
+                    {"client_id": client_id, "audience": a, "scope": [], "subject_type": "user"}),
+                    passing=(NotFound, Conflict))
+            except Conflict:
+                continue  # already granted
+            except NotFound:
+                raise PermanentFailure(
+                    f"downstream API {audience!r} (DOWNSTREAM_GRANT_AUDIENCES) is not an API of this tenant: "
+                    "create it or remove it from the setting", configuration=True) from None
+
+    def _call(self, run: Callable[[], Any], *, passing: tuple[type[Auth0Error], ...] = (NotFound,)) -> Any:
+        """One Management API call. Errors of the ``passing`` types and retryable ones propagate
+        as they are; any other Auth0 error becomes a PermanentFailure with the operator's reason."""
+        try:
+            return run()
+        except passing:
+            raise
+        except Auth0Error as error:
+            if error.retryable:
+                raise
+            raise permanent_from(error) from None
+
+    # ---- dry run and leases
+
+    def _dry_run(self, decided: Plan, ref: ApiRef) -> Outcome:
+        if not decided.writes:
+            return outcome_of(decided, ref)
+        return Outcome(Status.DRY_RUN, decided.api_id, decided.would(), identifier=decided.identifier,
+                       name=decided.name, action=decided.action, client_id=decided.client_id)
+
+    @contextlib.contextmanager
+    def _lease(self, time_left: float | None) -> Iterator[float]:
+        if time_left is not None:
+            yield time_left
+            return
+        # No deadline of its own (the command line): the lease is the deadline for as long as the
+        # lock is held, with a margin of one HTTP read so no request outlives the lease.
+        ends = self._clock() + DEFAULT_LEASE_SECONDS
+        previous = self.api.deadline
+        self.api.deadline = Deadline(lambda: ends - self._clock(), margin=self.config.http_timeout[1] + 1.0)
+        try:
+            yield DEFAULT_LEASE_SECONDS
+        finally:
+            self.api.deadline = previous
+
+
+def outcome_of(decided: Plan, ref: ApiRef | None) -> Outcome:
+    """The outcome of a plan that writes nothing (already enabled, skipped, not found)."""
+    if decided.action is Action.NONE:
+        status = Status.ALREADY_ENABLED
+    elif decided.not_found and ref is not None and not ref.known_id:
+        status = Status.NOT_FOUND
+    elif decided.action is Action.SKIP:
+        status = Status.SKIPPED
+    else:
+        raise ValueError(f"plan {decided.action} writes: apply it")
+    return Outcome(status, decided.api_id, decided.reason, identifier=decided.identifier, name=decided.name,
+                   action=decided.action, client_id=decided.client_id)
+
+
+# --------------------------------------------------------------------------- operator reports
+
+
+def attempt(run: Callable[[], Outcome], ref: ApiRef) -> Outcome:
+    """Run one API through the core for an operator's report (``enable``, the sweep): a failure becomes an outcome
+    (``failed`` with its kind, or ``busy``) instead of an exception. Nothing is retried here."""
+    try:
+        return run()
+    except PermanentFailure as failure:
+        return failed(ref, failure.reason, failure.kind)
+    except LockBusy as busy:
+        return Outcome(Status.BUSY, ref.api_id, f"not done: {busy}", identifier=ref.identifier, name=ref.name,
+                       error_kind=KIND_BUSY)
+    except TryAgain as error:
+        return failed(ref, f"transient: {error}", KIND_TRANSIENT)
+    except Unreachable as error:
+        return failed(ref, f"transient: Auth0 unreachable ({error})", KIND_UNREACHABLE)
+    except Auth0Error as error:  # retryable: a rate limit beyond the time left, 5xx
+        return failed(ref, f"transient: {error}", KIND_TRANSIENT)
+
+
+def failed(ref: ApiRef, reason: str, kind: str) -> Outcome:
+    return Outcome(Status.FAILED, ref.api_id, reason, identifier=ref.identifier, name=ref.name, error_kind=kind)

@@ -1,0 +1,70 @@
+"""The failures of the decision core, shared by every entry point.
+
+Two kinds, and what each entry point does with them:
+
+* :class:`PermanentFailure` — retrying will not help; an operator must act. The worker sends the
+  record to the dead-letter queue with ``reason``; ``enable`` and the sweep report it as failed
+  (``configuration`` errors end a sweep early, since every other API would fail the same way).
+* :class:`LockBusy` — another holder is working on this API right now. Never an outcome: the
+  worker returns the record to the queue, ``enable`` and the sweep report the API as not done.
+
+The HTTP client's own errors (:class:`~token_exchange_enabler.auth0.Auth0Error` and its
+subclasses) say whether they are ``retryable``; :func:`permanent_from` turns the others into a
+:class:`PermanentFailure` with an operator's reason.
+"""
+
+from __future__ import annotations
+
+from .auth0 import Auth0Error
+
+__all__ = ["LockBusy", "PermanentFailure", "StateChanged", "TryAgain", "permanent_from"]
+
+# error_kind values carried by a failed outcome
+KIND_CONFIGURATION = "configuration"
+KIND_REJECTED = "rejected"
+KIND_TRANSIENT = "transient"
+KIND_UNREACHABLE = "unreachable"
+KIND_BUSY = "busy"
+
+
+class PermanentFailure(Exception):
+    """Retrying will not help; an operator must act. ``reason`` says what to do."""
+
+    def __init__(self, reason: str, *, configuration: bool = False):
+        self.reason = reason
+        self.configuration = configuration
+        super().__init__(reason)
+
+    @property
+    def kind(self) -> str:
+        return KIND_CONFIGURATION if self.configuration else KIND_REJECTED
+
+
+class TryAgain(Exception):
+    """Not done now, and nothing is wrong: the same request later will do it."""
+
+    retryable = True
+
+
+class LockBusy(TryAgain):
+    """Another holder has this API's lock; ``seconds_left`` until its lease ends (None: unknown)."""
+
+    def __init__(self, api_id: str, seconds_left: float | None = None):
+        self.api_id = api_id
+        self.seconds_left = seconds_left
+        until = f" for up to {seconds_left:.0f} s more" if seconds_left is not None else ""
+        super().__init__(f"another run is enabling API {api_id} right now (it holds the API's lock{until})")
+
+
+class StateChanged(TryAgain):
+    """What a write was built from changed under it (e.g. the client was deleted meanwhile)."""
+
+
+def permanent_from(error: Auth0Error) -> PermanentFailure:
+    """The operator's view of an Auth0 error that retrying will not fix."""
+    if error.configuration:
+        hint = ""
+        if error.error_code == "insufficient_scope":
+            hint = " (grant the Auth0 application the scopes listed in the README for this mode)"
+        return PermanentFailure(f"configuration error: {error}{hint}", configuration=True)
+    return PermanentFailure(f"Auth0 rejected the request: {error}")
