@@ -12,11 +12,12 @@ ARGS ?=
 UPGRADE ?=
 PIP_TOOLS_VERSION := 7.6.2
 
-.PHONY: help venv test test-fast lint security audit lock demo bench clean
+.PHONY: help venv test test-fast lint typecheck security audit lock demo bench clean
 
 help:
 	@echo "make demo     - run the worker against the local stack (Auth0 emulator + moto); ARGS=\"...\" passes options"
-	@echo "make test     - lint, security checks and the whole test suite (what CI runs)"
+	@echo "make test     - lint, type check, security checks and the whole test suite (what CI runs)"
+	@echo "make typecheck - mypy on the library, the handlers, local/ and bench/ (settings: pyproject.toml)"
 	@echo "make bench    - benchmarks (figures printed and written to bench/results.*)"
 	@echo "make security - bandit on the product code, checkov on the template"
 	@echo "make audit    - pip-audit of every locked dependency (needs internet access)"
@@ -40,12 +41,16 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# mypy with the settings and the list of checked folders in pyproject.toml ([tool.mypy]).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # The same checks run inside the suite (tests/security); this target shows their full reports.
 security: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/bandit -c pyproject.toml -r layers functions
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-test: $(STAMP) $(CHECKOV_STAMP) lint
+test: $(STAMP) $(CHECKOV_STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -80,4 +85,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

@@ -77,7 +77,8 @@ def auth0_sdk_view(work: Path) -> Path:
             requirement = Requirement(text)
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
                 todo.append(requirement.name)
-        base = Path(dist.locate_file(""))
+        base = dist.locate_file("")
+        assert isinstance(base, Path)  # installed in a folder (a PathDistribution), not in a zip
         for top in {f.parts[0] for f in dist.files or []}:
             if top.endswith((".egg-info", ".pth")) or top in ("..", "__pycache__"):
                 continue

@@ -119,7 +119,8 @@ def _built_layer() -> Path:
     cached = CACHE_DIR / f"layer-{key}"
     if not (cached / "python").is_dir():
         progress("size: building the layer (pip: manylinux2014_aarch64 cp312 wheels from PyPI) ...")
-        work = Path(tempfile.mkdtemp(prefix="layer-", dir=CACHE_DIR.mkdir(parents=True, exist_ok=True) or CACHE_DIR))
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="layer-", dir=CACHE_DIR))
         try:
             subprocess.run(["make", "-s", "-C", str(LAYER_DIR), "build-TokenExchangeLayer", f"ARTIFACTS_DIR={work}",
                             f"PYTHON={sys.executable}"], check=True, capture_output=True, text=True, timeout=600,
@@ -155,7 +156,7 @@ def _distributions(site: Path) -> dict[str, tuple[Path, list[str], set[str]]]:
     """canonical name -> (dist-info, requirements, top-level paths) of what the layer holds."""
     from packaging.utils import canonicalize_name
 
-    out = {}
+    out: dict[str, tuple[Path, list[str], set[str]]] = {}
     for dist_info in site.glob("*.dist-info"):
         name = canonicalize_name(dist_info.name[: -len(".dist-info")].rsplit("-", 1)[0])
         tops = {dist_info.name}

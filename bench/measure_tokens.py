@@ -83,10 +83,15 @@ def policy(quick: bool) -> dict:
             fetches[0] += 1
             return Token(access_token=f"t{fetches[0]}", expires_at=now[0] + lifetime)
 
+        def clock(now: list[float] = now) -> float:
+            return now[0]
+
+        def sleep(seconds: float, now: list[float] = now) -> None:
+            now[0] += seconds
+
         secrets = FakeSecretsManager()
-        providers = [TokenProvider(fetch=fetch, cache_secret_id="cache", secrets_client=secrets,
-                                   clock=lambda now=now: now[0],
-                                   sleep=lambda seconds, now=now: now.__setitem__(0, now[0] + seconds))
+        providers = [TokenProvider(fetch=fetch, cache_secret_id="cache", secrets_client=secrets, clock=clock,
+                                   sleep=sleep)
                      for _ in range(10)]
         rng = random.Random(7)
         step = lifetime / 200  # each instance is called ~20 times per lifetime

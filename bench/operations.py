@@ -25,6 +25,7 @@ import json
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 OBO = "on_behalf_of_token_exchange"
 DOMAIN = "acme.eu.auth0.com"
@@ -55,7 +56,7 @@ def fill_dead_letter_queue(stack, events: list[dict]) -> None:
     import boto3
 
     sqs = boto3.client("sqs")
-    entries = []
+    entries: list[dict[str, Any]] = []
     for i, event in enumerate(events):
         body = json.dumps(event)
         attributes: dict[str, str] = {}
@@ -67,7 +68,7 @@ def fill_dead_letter_queue(stack, events: list[dict]) -> None:
         elif shape == 3:  # a Lambda asynchronous-invocation failure record
             body = json.dumps({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": event,
                                "responsePayload": {"errorMessage": "timeout", "errorType": "Sandbox.Timedout"}})
-        entry = {"Id": str(len(entries)), "MessageBody": body}
+        entry: dict[str, Any] = {"Id": str(len(entries)), "MessageBody": body}
         if attributes:
             entry["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
         entries.append(entry)  # shape 1: SQS redrive (the body, no attributes)

@@ -171,8 +171,7 @@ class AwsFaultProxy:
     def endpoint_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the proxy is not running: call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self._server.server_port}"
 
     # ---- faults
 
@@ -210,6 +209,8 @@ class AwsFaultProxy:
         if not self.upstream:
             raise ConnectionRefusedError("no upstream set")
         parts = urlsplit(self.upstream)
+        if not parts.hostname:
+            raise ConnectionRefusedError(f"upstream {self.upstream!r} names no host")
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         try:
             sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}

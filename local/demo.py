@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from local.pipeline import FAULTS, RATE_LIMITS, SCOPES, PipelineOptions, run_pipeline
 
@@ -91,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"{text}\n")
         sys.stderr.flush()
 
-    options = PipelineOptions(**{k: (tuple(v) if k == "faults" else v) for k, v in vars(args).items()
-                                 if k != "json"})
+    # Every option but --json is a PipelineOptions field of the same name.
+    settings: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "json"}
+    settings["faults"] = tuple(args.faults)
+    options = PipelineOptions(**settings)
     summary = run_pipeline(options, progress)
     if tty:
         sys.stderr.write("\n")

@@ -186,10 +186,10 @@ class SqsEventSource:
             return set()
         if not isinstance(result, dict) or not isinstance(result.get("batchItemFailures"), list):
             return every
-        failed = set()
+        failed: set[str] = set()
         for item in result["batchItemFailures"]:
             identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-            if identifier not in every:
+            if not isinstance(identifier, str) or identifier not in every:
                 return every  # Lambda treats an unknown or empty identifier as a failed batch
             failed.add(identifier)
         return failed

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 _BOOTSTRAP = r"""
 import json, os, sys, time, traceback
@@ -76,8 +77,9 @@ class InvocationError(RuntimeError):
 
 @dataclass
 class Instance:
-    process: subprocess.Popen
-    results: object
+    process: subprocess.Popen[str]
+    requests: IO[str]  # the process's stdin: one JSON line per invocation
+    results: IO[str]  # the result pipe: one JSON line per answer
     init_ms: float
     invocations: int = 0
     busy: bool = False
@@ -145,19 +147,22 @@ class LocalFunction:
             stderr=subprocess.STDOUT, pass_fds=(write_fd,), text=True, bufsize=1,
         )
         os.close(write_fd)  # the child holds its own copy
+        # Both are pipes (stdin=PIPE, stdout=PIPE above); Popen types them as optional.
+        assert process.stdin is not None and process.stdout is not None
         results = os.fdopen(read_fd, "r", buffering=1)
         instance_id = uuid.uuid4().hex[:8]
-        threading.Thread(target=self._pump_logs, args=(instance_id, process), daemon=True).start()
+        threading.Thread(target=self._pump_logs, args=(instance_id, process.stdout), daemon=True).start()
         ready = json.loads(results.readline() or "{}")
         if not ready.get("ready"):
             process.kill()
             raise InvocationError("the instance died during init")
         self.cold_starts += 1
         self.init_ms.append(ready["init_ms"])
-        return Instance(process=process, results=results, init_ms=ready["init_ms"], busy=True)
+        return Instance(process=process, requests=process.stdin, results=results, init_ms=ready["init_ms"],
+                        busy=True)
 
-    def _pump_logs(self, instance_id: str, process: subprocess.Popen) -> None:
-        for line in process.stdout:
+    def _pump_logs(self, instance_id: str, logs: IO[str]) -> None:
+        for line in logs:
             if self.on_log:
                 self.on_log(instance_id, line.rstrip("\n"))
 
@@ -166,8 +171,8 @@ class LocalFunction:
         request = {"event": event, "request_id": str(uuid.uuid4()), "deadline": deadline,
                    "timeout_ms": int(self.timeout * 1000)}
         instance.invocations += 1
-        instance.process.stdin.write(json.dumps(request) + "\n")
-        instance.process.stdin.flush()
+        instance.requests.write(json.dumps(request) + "\n")
+        instance.requests.flush()
         answer: list[str] = []
         reader = threading.Thread(target=lambda: answer.append(instance.results.readline()), daemon=True)
         reader.start()
@@ -186,7 +191,7 @@ class LocalFunction:
             instances, self._instances = self._instances, []
         for instance in instances:
             if instance.process.poll() is None:
-                instance.process.stdin.close()
+                instance.requests.close()
                 try:
                     instance.process.wait(timeout=3)
                 except subprocess.TimeoutExpired:

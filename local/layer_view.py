@@ -61,7 +61,8 @@ def build_view(target: Path, requirement_names: list[str]) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for dist in _closure(requirement_names):
-        base = Path(dist.locate_file(""))
+        base = dist.locate_file("")
+        assert isinstance(base, Path)  # installed in a folder (a PathDistribution), not in a zip
         for top in _top_levels(dist):
             source = base / top
             if source.exists() and not (target / top).exists():

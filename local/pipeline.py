@@ -134,7 +134,8 @@ class LogStream:
         body = details.get("response", {}).get("body") or {}
         request = details.get("request", {})
         if request.get("method") == "post" and request.get("path") == "/api/v2/resource-servers":
-            row = self._ledger.rows.get(body.get("id"))
+            api_id = body.get("id")
+            row = self._ledger.rows.get(api_id) if isinstance(api_id, str) else None
             if row is not None:
                 row.created_at = time.time()
         with self._lock:
@@ -430,7 +431,8 @@ def _create_apis(n: int, creator: Creator, emulator: Auth0Emulator, ledger: Ledg
         if details.get("request", {}).get("path") == "/api/v2/resource-servers" and body.get("id"):
             style = "system" if body.get("is_system") else _style_of(body.get("identifier", ""))
             register(style, body)
-        original(record)
+        if original is not None:
+            original(record)
 
     emulator.on_log_event = stream_and_register
     try:
@@ -496,8 +498,9 @@ def _verify(emulator: Auth0Emulator, ledger: Ledger, mode: str, dry_run: bool) -
     """Check each outcome against the tenant; count APIs with more than one Custom API client."""
     per_identifier: dict[str, list[dict]] = {}
     for client in emulator.clients:
-        if client.get("app_type") == "resource_server":
-            per_identifier.setdefault(client.get("resource_server_identifier"), []).append(client)
+        identifier = client.get("resource_server_identifier")
+        if client.get("app_type") == "resource_server" and isinstance(identifier, str):
+            per_identifier.setdefault(identifier, []).append(client)
     servers = {s["id"]: s for s in emulator.resource_servers}
     for row in ledger.rows.values():
         if row.status not in ("enabled", "already_enabled") or dry_run:

@@ -495,6 +495,8 @@ class _Deployment:
     def _deploy(self, logical_id: str) -> None:
         resource = self.resources[logical_id]
         resource_type = resource.get("Type")
+        if not isinstance(resource_type, str):
+            raise TemplateError(f"Resources.{logical_id}: Type must be a string, got {resource_type!r}")
         unknown_keys = set(resource) - _RESOURCE_KEYS
         if unknown_keys:
             raise UnsupportedTemplateError(f"Resources.{logical_id}: {sorted(unknown_keys)} not supported locally")
@@ -742,7 +744,7 @@ class _Deployment:
     def _layer_dir(self, layer: Any, where: str) -> Path:
         call = intrinsic(layer)
         target = call[1] if call and call[0] == "Ref" else None
-        if self.resources.get(target, {}).get("Type") != "AWS::Serverless::LayerVersion":
+        if not isinstance(target, str) or self.resources.get(target, {}).get("Type") != "AWS::Serverless::LayerVersion":
             raise UnsupportedTemplateError(f"{where}: {layer!r} is not a layer of this template")
         uri = self.resources[target]["Properties"].get("ContentUri")
         return self._local_dir(uri, f"Resources.{target}.Properties.ContentUri")

@@ -21,7 +21,7 @@ from base64 import b64decode, b64encode
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, overload
 from urllib.parse import parse_qs, unquote
 
 from . import errors, schemas
@@ -42,13 +42,24 @@ _JSON = "application/json; charset=utf-8"
 LogCallback = Callable[[dict[str, Any]], None]
 
 
+class Headers(Protocol):
+    """A request's headers as the emulator reads them: by name, regardless of case, as the HTTP
+    server's ``http.client.HTTPMessage`` does (a plain dict also fits, with names as written)."""
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str, /) -> str: ...
+
+
 @dataclass
 class HttpRequest:
     """What the transport received."""
 
     method: str
     target: str
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes = b""
     client_ip: str = "127.0.0.1"
 

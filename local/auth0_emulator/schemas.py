@@ -195,10 +195,15 @@ def property_path(path: Iterable[Any]) -> str:
 
 
 def _message(error: ValidationError) -> str:
-    instance, value, keyword = error.instance, error.validator_value, error.validator
+    # An error a validator yields always has the instance and the keyword's value, both JSON values
+    # (jsonschema's Unset sentinel, which its stubs allow for, is only in errors built by hand).
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
-        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        known = set(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
         extra = [k for k in instance if k not in known and not any(p.search(k) for p in patterns)]
         return f"Additional properties not allowed: {extra[0] if extra else ''}"
     if keyword == "required":

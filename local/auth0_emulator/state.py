@@ -330,7 +330,7 @@ class Tenant:
                 "is_token_endpoint_ip_header_trusted", False
             )
             client["oidc_conformant"] = body.get("oidc_conformant", True)
-            jwt_configuration = {"secret_encoded": False}
+            jwt_configuration: dict[str, Any] = {"secret_encoded": False}
             jwt_configuration.update(
                 {"alg": "RS256"} if app_type == "resource_server" else {"lifetime_in_seconds": 36000}
             )
@@ -405,8 +405,8 @@ class Tenant:
             audience = body["audience"]
             if not any(rs["identifier"] == audience for rs in self._resource_servers.values()):
                 raise ApiError(404, "Resource server not found", "inexistent_resource_server")
-            for grant in self._grants.values():
-                if (grant.get("client_id"), grant["audience"], grant["subject_type"]) == (
+            for existing in self._grants.values():
+                if (existing.get("client_id"), existing["audience"], existing["subject_type"]) == (
                     client_id,
                     audience,
                     subject_type,

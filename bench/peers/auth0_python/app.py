@@ -64,7 +64,8 @@ def _once_more_on_401(call):
     try:
         return call()
     except UnauthorizedError:
-        _tokens.drop()
+        if _tokens is not None:
+            _tokens.drop()
         return call()
 
 
