@@ -2,11 +2,13 @@
 
 The recipe is run for real with `make`, in a copy of the layer folder as SAM does, with pip
 replaced by a stub that records its arguments: no network, and the layout of the result and the
-exact pip command line are both checked.
+exact pip command line are both checked. Stray files are planted in scratch copies only, never in
+the real tree.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -63,34 +65,62 @@ def test_requirements_are_pinned_and_leave_boto3_to_the_runtime(layer_dir):
     assert not names & {"boto3", "botocore"}  # provided by the Lambda runtime
 
 
-@pytest.fixture(scope="module")
-def build(layer, layer_dir, tmp_path_factory) -> dict[str, Any]:
-    """Run `make build-<layer>` as SAM would, with a pip stand-in; the artifacts and pip's argv."""
+def _make() -> str:
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
-    work = tmp_path_factory.mktemp("layer-build")
+    return make
+
+
+def _scratch_copy(layer_dir: Path, work: Path) -> Path:
+    """The layer folder as SAM builds it: a scratch copy of ContentUri."""
     source = work / "source"
-    # SAM builds from a scratch copy of ContentUri; plant the clutter a developer's tree has.
     shutil.copytree(layer_dir, source, ignore=shutil.ignore_patterns("__pycache__"))
-    (source / "python" / PACKAGE / "__pycache__").mkdir()
-    (source / "python" / PACKAGE / "__pycache__" / "config.cpython-311.pyc").write_bytes(b"")
-    (source / "python" / f"{PACKAGE}.egg-info").mkdir(exist_ok=True)
+    return source
+
+
+def _pip_stub(work: Path) -> tuple[Path, Path]:
+    """An executable standing in for the Python the recipe runs; it writes its argv to a file."""
     argv_file = work / "pip-argv"
     stub = work / "python-stub"
     stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{argv_file}"\n', encoding="utf-8")
     stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
-    artifacts = work / "artifacts"
-    artifacts.mkdir()
+    return stub, argv_file
+
+
+def _run_recipe(logical_id: str, source: Path, args: list[str], env: dict[str, str] | None = None) -> None:
     completed = subprocess.run(
-        [make, f"build-{layer[0]}", f"ARTIFACTS_DIR={artifacts}", f"PYTHON={stub}"],
+        [_make(), f"build-{logical_id}", *args],
         cwd=source,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def _shipped(artifacts: Path) -> list[str]:
+    """Every file of the library in the built layer, relative to its python/ folder."""
+    root = artifacts / "python"
+    return sorted(p.relative_to(root).as_posix() for p in (root / PACKAGE).rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def build(layer, layer_dir, tmp_path_factory) -> dict[str, Any]:
+    """Run `make build-<layer>` as SAM would, with a pip stand-in; the artifacts and pip's argv."""
+    _make()
+    work = tmp_path_factory.mktemp("layer-build")
+    source = _scratch_copy(layer_dir, work)
+    # Plant the clutter a developer's tree has.
+    (source / "python" / PACKAGE / "__pycache__").mkdir()
+    (source / "python" / PACKAGE / "__pycache__" / "config.cpython-311.pyc").write_bytes(b"")
+    (source / "python" / f"{PACKAGE}.egg-info").mkdir(exist_ok=True)
+    stub, argv_file = _pip_stub(work)
+    artifacts = work / "artifacts"
+    artifacts.mkdir()
+    _run_recipe(layer[0], source, [f"ARTIFACTS_DIR={artifacts}", f"PYTHON={stub}"])
     return {"artifacts": artifacts, "argv": argv_file.read_text(encoding="utf-8").splitlines()}
 
 
@@ -130,3 +160,58 @@ def test_build_installs_wheels_for_the_functions_platform(build, layer, sam_temp
     assert "--require-hashes" in argv  # requirements.txt is the hash-pinned lock
     assert option("--target") == str(build["artifacts"] / "python")
     assert option("-r") == "requirements.txt"
+
+
+def test_build_ships_only_the_librarys_python_files(layer, layer_dir, tmp_path):
+    # A developer's package folder holds more than code: a .env with credentials, notes, data.
+    source = _scratch_copy(layer_dir, tmp_path)
+    package = source / "python" / PACKAGE
+    (package / ".env").write_text("AUTH0_CLIENT_SECRET=must-never-be-shipped\n", encoding="utf-8")
+    (package / "notes.txt").write_text("scratch\n", encoding="utf-8")
+    (package / "py.typed").write_text("", encoding="utf-8")
+    (package / "sub").mkdir()
+    (package / "sub" / "__init__.py").write_text("", encoding="utf-8")
+    (package / "sub" / ".env").write_text("AUTH0_CLIENT_SECRET=must-never-be-shipped\n", encoding="utf-8")
+    (package / "sub" / "sample.json").write_text("{}", encoding="utf-8")
+    stub, _ = _pip_stub(tmp_path)
+    artifacts = tmp_path / "artifacts"
+    _run_recipe(layer[0], source, [f"ARTIFACTS_DIR={artifacts}", f"PYTHON={stub}"])
+
+    shipped = _shipped(artifacts)
+    expected = sorted(
+        p.relative_to(source / "python").as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and (p.suffix == ".py" or p.name == "py.typed")
+    )
+    assert shipped == expected  # the package structure, with its *.py files and py.typed only
+    assert {f"{PACKAGE}/py.typed", f"{PACKAGE}/sub/__init__.py"} <= set(shipped)
+    assert not [name for name in shipped if name.endswith((".env", ".txt", ".json"))]
+    assert not list(artifacts.rglob(".env"))
+
+
+def test_build_uses_the_python_named_in_the_environment(layer, layer_dir, tmp_path):
+    # `PYTHON=python3.12 sam build`: SAM runs make with its own environment plus ARTIFACTS_DIR.
+    source = _scratch_copy(layer_dir, tmp_path)
+    stub, argv_file = _pip_stub(tmp_path)
+    artifacts = tmp_path / "artifacts"
+    _run_recipe(layer[0], source, [], env={**os.environ, "PYTHON": str(stub), "ARTIFACTS_DIR": str(artifacts)})
+    argv = argv_file.read_text(encoding="utf-8").splitlines()
+    assert argv[:3] == ["-m", "pip", "install"]
+    assert argv[argv.index("--target") + 1] == str(artifacts / "python")
+    assert (artifacts / "python" / PACKAGE / "__init__.py").is_file()
+
+
+def test_build_uses_python3_by_default(layer, layer_dir, tmp_path):
+    source = _scratch_copy(layer_dir, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    completed = subprocess.run(
+        [_make(), "--dry-run", f"build-{layer[0]}", f"ARTIFACTS_DIR={tmp_path / 'artifacts'}"],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("python3 -m pip install ")
