@@ -260,7 +260,7 @@ def cmd_replay(ctx: Context) -> int:
     replayer = Replayer(sqs, tasks=ctx.aws_without_retries("sqs"), should_stop=stop, progress=on_progress,
                         visibility_timeout=args.visibility_timeout, wait_seconds=args.wait_seconds)
     with stop.installed():
-        if peek:
+        if peek or not destination:
             report = replayer.peek(dlq, limit=args.limit or 100)
         else:
             method = METHOD_ONE_BY_ONE if args.one_by_one else (METHOD_NATIVE if args.native else "auto")

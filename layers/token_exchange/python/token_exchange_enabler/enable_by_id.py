@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .decision import ApiRef, Outcome, Status
@@ -36,7 +37,7 @@ def enable_apis(enabler: Enabler, ids: Iterable[str], *, should_stop: Callable[[
         if should_stop():
             break
         ref = ApiRef.from_operator(given)
-        results.append(EnableResult(given, attempt(lambda r=ref: enabler.enable(r), ref)))
+        results.append(EnableResult(given, attempt(partial(enabler.enable, ref), ref)))
     return results
 
 

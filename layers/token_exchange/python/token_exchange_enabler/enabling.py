@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from .auth0 import Auth0Error, BadRequest, Conflict, Deadline, ManagementApi, NotFound, Unreachable
@@ -140,7 +141,7 @@ class Enabler:
         wanted = [client_id for client_id in (api.client_id, hint) if client_id]
         for client_id in dict.fromkeys(wanted):
             try:
-                client = ClientState.from_auth0(self._call(lambda c=client_id: self.api.get_client(c)))
+                client = ClientState.from_auth0(self._call(partial(self.api.get_client, client_id)))
             except NotFound:
                 continue
             if client.resource_server_identifier in (None, api.identifier):
@@ -207,9 +208,8 @@ class Enabler:
         """User-delegated grants from the Custom API client to each downstream API."""
         for audience in audiences:
             try:
-                self._call(lambda a=audience: self.api.create_client_grant(
-                    {"client_id": client_id, "audience": a, "scope": [], "subject_type": "user"}),
-                    passing=(NotFound, Conflict))
+                grant = {"client_id": client_id, "audience": audience, "scope": [], "subject_type": "user"}
+                self._call(partial(self.api.create_client_grant, grant), passing=(NotFound, Conflict))
             except Conflict:
                 continue  # already granted
             except NotFound:

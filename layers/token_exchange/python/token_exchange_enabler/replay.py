@@ -228,7 +228,8 @@ def _unwrap(body: str, attributes: Mapping[str, str], receive_count: int
 
 def _lambda_failure(record: Mapping[str, Any]) -> str:
     response = record.get("responsePayload")
-    context = record.get("requestContext") if isinstance(record.get("requestContext"), Mapping) else {}
+    raw_context = record.get("requestContext")
+    context: Mapping[str, Any] = raw_context if isinstance(raw_context, Mapping) else {}
     if isinstance(response, Mapping) and response.get("errorMessage"):
         kind = response.get("errorType")
         return f"{kind}: {response['errorMessage']}" if kind else str(response["errorMessage"])
@@ -260,7 +261,7 @@ class ReplayReport:
     @property
     def ok(self) -> bool:
         """True when nothing failed and nothing was left behind."""
-        failed_task = bool(self.task) and self.task.get("status") == "FAILED"
+        failed_task = self.task is not None and self.task.get("status") == "FAILED"
         return not self.errors and not self.left and not failed_task and self.stopped is None
 
     def as_dict(self) -> dict[str, Any]:

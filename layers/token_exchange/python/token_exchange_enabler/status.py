@@ -64,10 +64,11 @@ def collect_status(
         letter, name = oldest
         result["oldest_dead_letter"] = {"queue": name, "sampled": _SAMPLE, **letter.as_dict(now),
                                         "age": human_duration(now - letter.sent_at) if letter.sent_at else None}
-    if queues.get("dead_letter"):
+    dead_letter_url = queues.get("dead_letter")
+    if dead_letter_url:
         try:
             replayer = Replayer(sqs, tasks=tasks)
-            result["redrive_task"] = replayer.latest_task(replayer.queue_arn(queues["dead_letter"]))
+            result["redrive_task"] = replayer.latest_task(replayer.queue_arn(dead_letter_url))
         except aws_errors():
             result["redrive_task"] = None
     if token_cache_secret_id:

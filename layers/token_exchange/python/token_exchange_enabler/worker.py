@@ -142,10 +142,10 @@ class Worker:
         # An all-failed batch returns every id in batchItemFailures rather than raising: the
         # records go back to SQS all the same, and the invocation is not counted as an error.
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        return process_partial_response(
+        return dict(process_partial_response(
             event=dict(event), record_handler=lambda record: self._sqs_record(record, context),
             processor=processor, context=context,
-        )
+        ))
 
     def _handle_direct(self, event: Mapping, context: Any) -> dict:
         """A single EventBridge event delivered to the function (asynchronous invoke).
@@ -188,9 +188,9 @@ class Worker:
             return {"status": "dead_lettered", "reason": failure.reason, "api_id": fact.api_id}
         except (TryAgain, Auth0Error) as error:
             if isinstance(error, Auth0Error) and not error.retryable:  # not expected from the core: be safe
-                failure = permanent_from(error)
-                self._permanent(body(), failure.kind, failure.reason, fact.log_id, fact.api_id)
-                return {"status": "dead_lettered", "reason": failure.reason, "api_id": fact.api_id}
+                refused = permanent_from(error)
+                self._permanent(body(), refused.kind, refused.reason, fact.log_id, fact.api_id)
+                return {"status": "dead_lettered", "reason": refused.reason, "api_id": fact.api_id}
             self._instruments.count("FailedRecords")
             if isinstance(error, TryAgain):
                 self._instruments.count("LockBusy")
