@@ -524,7 +524,9 @@ def test_invalidate_never_returns_the_same_token_again(new_instance, endpoint, s
     rejected = provider.get()
 
     provider.invalidate(rejected)
-    assert current_value(sm)["access_token"] == rejected.access_token  # still in the shared cache
+    # The shared copy is retired too: a tombstone, an empty cache to every instance.
+    assert current_value(sm) == {"invalidated": True, "replaces": sm.get_secret_value(
+        SecretId=SECRET_ID, VersionStage="AWSPREVIOUS")["VersionId"]}
     replacement = provider.get()
 
     assert replacement != rejected

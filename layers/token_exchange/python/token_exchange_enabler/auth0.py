@@ -7,6 +7,19 @@ shared token on a 401 exactly once, typed errors by ``errorCode`` — and needs 
 for cold starts. Retries of 5xx and connection errors are urllib3's ``Retry`` (capped, jittered
 backoff); only the rate-limit wait is written here, because no library knows the deadline.
 
+Rate limits (429), on the Management API and the token endpoint alike: every wait is at least
+``Retry-After`` when Auth0 sends one, else one token's refill time from the ``x-ratelimit-*``
+headers, else (headers missing, unparsable, or a reset already past: clock skew) 1 s, and grows
+with jitter on each 429 in a row. A wait that does not fit in the time left (:class:`Deadline`)
+is not made: :class:`RateLimited` (retryable) is raised instead. The token endpoint uses its own
+``deadline`` when set and, while it fetches for a Management API call, that call's deadline.
+
+Tokens: a 401 drops the token and retries once with a fresh one (expired or revoked); so does a
+403 ``insufficient_scope`` (an operator may have granted the scope since the token was issued),
+and so does a token that cannot even be sent (not a valid header value): the request is refused
+before it leaves, the token dropped, a fresh one fetched once, and :class:`UnusableToken` raised
+if that one cannot be sent either.
+
 Safety properties:
 - TLS always (plain http only for loopback, checked in :mod:`config`); connect/read timeouts.
 - Every path parameter is percent-encoded with ``safe=""``: an id containing ``/``, ``..``,
@@ -18,12 +31,17 @@ Safety properties:
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import requests
@@ -31,11 +49,23 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .token_cache import Token
+from .token_cache import TimeLeft, Token
 
 USER_AGENT = f"token-exchange-enabler/{__version__}"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_MESSAGE = 300
+
+# 429 waits (seconds). The shortest the headers may ask for (one token of a fast bucket), the
+# base when they tell nothing usable, and the ceiling of the jittered growth in that case.
+MIN_RATE_LIMIT_WAIT = 0.05
+FALLBACK_RATE_LIMIT_WAIT = 1.0
+_MAX_BLIND_CEILING = 30.0
+_MAX_DOUBLINGS = 6
+
+# What an access token may contain to be sent as ``Authorization: Bearer <token>``: visible ASCII
+# only (RFC 6750's b64token is a subset). Anything else (a line break, a space, a non-ASCII
+# character) makes requests or http.client refuse the header before anything is sent.
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 # --------------------------------------------------------------------------- errors
@@ -127,6 +157,11 @@ class CredentialsRejected(Auth0Error):
     configuration = True
 
 
+class UnusableToken(ServerError):
+    """An access token that cannot be sent in an ``Authorization`` header (e.g. it holds a line
+    break), from the token endpoint or a cache, even after a fresh one was fetched."""
+
+
 _BY_STATUS: dict[int, type[Auth0Error]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -145,8 +180,10 @@ class CallStats:
 
     management_calls: int = 0
     token_requests: int = 0
-    rate_limited: int = 0
+    rate_limited: int = 0  # 429 answers, from the Management API and the token endpoint
     rate_limit_wait_seconds: float = 0.0
+    scope_refreshes: int = 0  # tokens dropped and fetched again after a 403 insufficient_scope
+    unusable_tokens: int = 0  # tokens dropped because they could not be sent at all
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **deltas: float) -> None:
@@ -222,33 +259,60 @@ def _error_from_response(response: requests.Response, operation: str) -> Auth0Er
     return kind(message, status=status, error=str(error), error_code=error_code, operation=operation)
 
 
-def _rate_limit_wait(response: requests.Response, now: float) -> float:
-    """Seconds until Auth0's bucket has room for one more request.
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); None when absent, unparsable or
+    not in the future."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
-    ``Retry-After`` (the token endpoint) is taken as given. The Management API sends
+
+def _until_reset(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until ``x-ratelimit-reset``; None when absent, unparsable or already past."""
+    try:
+        reset = float(headers["x-ratelimit-reset"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    until = reset - now
+    return until if math.isfinite(until) and until > 0 else None
+
+
+def _rate_limit_wait(response: requests.Response, now: float) -> float:
+    """Seconds until Auth0's bucket has room for one more request; never less than
+    :data:`MIN_RATE_LIMIT_WAIT`.
+
+    ``Retry-After`` (the token endpoint) is honoured as given. The Management API sends
     ``x-ratelimit-reset``: the Unix second at which the bucket is full again. Waiting for a
     full bucket would leave capacity unused, so the wait is the time one token takes to come
     back: (time until full) / (tokens missing). The header is rounded up to a whole second, so
-    half a second is taken off on average before dividing.
+    half a second is taken off on average before dividing. Headers that tell nothing usable
+    (absent, unparsable, contradictory, or a reset already past: clock skew) give
+    :data:`FALLBACK_RATE_LIMIT_WAIT`.
     """
     headers = response.headers
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            pass
-    try:
-        until_full = float(headers["x-ratelimit-reset"]) - now
-    except (KeyError, ValueError):
-        return 1.0
+    retry_after = _retry_after_seconds(headers.get("Retry-After"), now)
+    if retry_after is not None:
+        return max(MIN_RATE_LIMIT_WAIT, retry_after)
+    until_full = _until_reset(headers, now)
+    if until_full is None:
+        return FALLBACK_RATE_LIMIT_WAIT
     try:
         missing = int(headers["x-ratelimit-limit"]) - int(headers.get("x-ratelimit-remaining", 0))
     except (KeyError, ValueError):
-        return max(0.0, until_full)
-    if missing <= 0:
-        return 0.0
-    return min(max(0.0, until_full), max(0.05, (until_full - 0.5) / missing))
+        return max(MIN_RATE_LIMIT_WAIT, until_full)
+    if missing <= 0:  # a full bucket that answers 429 contradicts itself
+        return FALLBACK_RATE_LIMIT_WAIT
+    return max(MIN_RATE_LIMIT_WAIT, min(until_full, (until_full - 0.5) / missing))
 
 
 def _backoff_after_429(response: requests.Response, now: float, attempt: int) -> float:
@@ -256,19 +320,30 @@ def _backoff_after_429(response: requests.Response, now: float, attempt: int) ->
 
     Instances share the tenant's bucket: if every one waited exactly until the next token, all
     but one would meet another 429. The wait is drawn between the soonest moment a token is back
-    and a ceiling that doubles with each 429 in a row, capped at the time the bucket is full.
+    (:func:`_rate_limit_wait`, never 0) and a ceiling that doubles with each 429 in a row, capped
+    at the time the bucket is full when the headers say it, else at 30 s. A ``Retry-After``
+    without a bucket reset names the moment itself: the wait is spread over a quarter more.
     """
     soonest = _rate_limit_wait(response, now)
-    try:
-        until_full = max(soonest, float(response.headers["x-ratelimit-reset"]) - now)
-    except (KeyError, ValueError):
-        until_full = soonest
-    ceiling = min(until_full, max(soonest, 0.05) * 2 ** min(attempt + 1, 6))
+    until_full = _until_reset(response.headers, now)
+    if until_full is None and _retry_after_seconds(response.headers.get("Retry-After"), now) is not None:
+        ceiling = soonest * 1.25
+    else:
+        ceiling = soonest * 2 ** min(attempt + 1, _MAX_DOUBLINGS)
+        ceiling = min(ceiling, until_full) if until_full is not None else min(ceiling, _MAX_BLIND_CEILING)
     return random.uniform(soonest, max(soonest, ceiling))  # noqa: S311 - jitter, not cryptography
 
 
+def _sendable(access_token: str) -> bool:
+    """Whether ``access_token`` can be sent as a bearer token (see ``_SENDABLE_TOKEN``)."""
+    return _SENDABLE_TOKEN.fullmatch(access_token) is not None
+
+
 class Deadline:
-    """Time left in the current invocation (Lambda's ``get_remaining_time_in_millis``)."""
+    """Time left in the current invocation (Lambda's ``get_remaining_time_in_millis``).
+
+    Without ``remaining_seconds`` there is no deadline: a single wait of up to 60 s is allowed.
+    """
 
     def __init__(self, remaining_seconds: Callable[[], float] | None = None, *, margin: float = 5.0):
         self._remaining = remaining_seconds
@@ -286,6 +361,25 @@ class Deadline:
         if self._remaining is None:
             return seconds <= 60.0
         return seconds + self.margin < self._remaining()
+
+    def time_left(self) -> float | None:
+        """Seconds that may still be spent waiting (``margin`` kept back; negative once past);
+        None without a deadline. What :class:`~token_exchange_enabler.token_cache.TokenProvider`
+        bounds its wait for another instance's refresh by."""
+        if self._remaining is None:
+            return None
+        return self._remaining() - self.margin
+
+    def fit(self, soonest: float, wanted: float) -> float | None:
+        """``wanted`` seconds if that wait fits, else ``soonest`` if that fits, else None."""
+        if self.allows_wait(max(soonest, wanted)):
+            return max(soonest, wanted)
+        return soonest if self.allows_wait(soonest) else None
+
+
+# The deadline of the Management API call in progress in this thread (context): a token fetched
+# for that call waits out the token endpoint's 429s only within it. See TokenEndpoint.deadline.
+_CALL_DEADLINE: ContextVar[Deadline | None] = ContextVar("token_exchange_enabler_call_deadline", default=None)
 
 
 # --------------------------------------------------------------------------- token grant
@@ -308,7 +402,13 @@ class ClientCredentials:
 
 
 class TokenEndpoint:
-    """``POST /oauth/token`` with the client-credentials grant for the Management API audience."""
+    """``POST /oauth/token`` with the client-credentials grant for the Management API audience.
+
+    A 429 is waited out (at most ``max_rate_limit_waits`` times) only while the wait fits in the
+    time left: in ``deadline`` when set (assign it per invocation, as ``ManagementApi.deadline``)
+    and in the deadline of the Management API call the token is fetched for, if any; with
+    neither, a single wait may last up to 60 s. Otherwise :class:`RateLimited` is raised.
+    """
 
     def __init__(
         self,
@@ -322,6 +422,7 @@ class TokenEndpoint:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         max_rate_limit_waits: int = 3,
+        deadline: Deadline | None = None,
     ):
         self._url = base_url.rstrip("/") + "/oauth/token"
         self._audience = audience
@@ -332,6 +433,17 @@ class TokenEndpoint:
         self._clock = clock
         self._sleep = sleep
         self._max_waits = max_rate_limit_waits
+        self.deadline: Deadline | None = deadline
+
+    def _fit(self, soonest: float, wanted: float) -> float | None:
+        """The wait to make after a 429 (see :meth:`Deadline.fit`), within every deadline known."""
+        deadlines = [d for d in (self.deadline, _CALL_DEADLINE.get()) if d is not None] or [Deadline()]
+        wait: float | None = max(soonest, wanted)
+        for deadline in deadlines:
+            if wait is None:
+                break
+            wait = deadline.fit(soonest, wait)
+        return wait
 
     def fetch(self) -> Token:
         creds = self._credentials()
@@ -342,18 +454,28 @@ class TokenEndpoint:
             "audience": self._audience,
         }
         operation = "POST /oauth/token"
-        for attempt in range(self._max_waits + 1):
+        attempt = 0
+        while True:
             self.stats.add(token_requests=1)
             try:
                 response = self._session.post(self._url, json=payload, timeout=self._timeout)
             except requests.RequestException as exc:
                 raise Unreachable(type(exc).__name__, operation=operation) from None
-            if response.status_code == 429 and attempt < self._max_waits:
-                wait = min(_rate_limit_wait(response, self._clock()), 10.0)
-                self.stats.add(rate_limited=1, rate_limit_wait_seconds=wait)
-                self._sleep(wait + random.uniform(0, 0.25))  # noqa: S311 - jitter, not cryptography
-                continue
-            break
+            if response.status_code != 429:
+                break
+            self.stats.add(rate_limited=1)
+            now = self._clock()
+            soonest = _rate_limit_wait(response, now)
+            wait = (self._fit(soonest, _backoff_after_429(response, now, attempt))
+                    if attempt < self._max_waits else None)
+            if wait is None:
+                raise RateLimited(
+                    "token endpoint rate limit reached and the wait does not fit in the time left",
+                    retry_after=soonest, status=429, error="too_many_requests", operation=operation,
+                )
+            attempt += 1
+            self.stats.add(rate_limit_wait_seconds=wait)
+            self._sleep(wait)
         if response.status_code in (401, 403):
             err = _error_from_response(response, operation)
             raise CredentialsRejected(
@@ -362,11 +484,6 @@ class TokenEndpoint:
                 error=err.error,
                 error_code=err.error_code,
                 operation=operation,
-            )
-        if response.status_code == 429:
-            raise RateLimited(
-                "token endpoint rate limit", retry_after=_rate_limit_wait(response, self._clock()),
-                status=429, operation=operation,
             )
         if not response.ok:
             raise _error_from_response(response, operation)
@@ -378,6 +495,12 @@ class TokenEndpoint:
             raise ServerError("token endpoint answered without an access_token", operation=operation) from None
         if not isinstance(access_token, str) or not access_token:
             raise ServerError("token endpoint answered without an access_token", operation=operation)
+        if not _sendable(access_token):
+            raise UnusableToken(
+                "token endpoint answered with an access_token that cannot be sent in an Authorization "
+                "header (it holds whitespace, control or non-ASCII characters)",
+                operation=operation,
+            )
         return Token(
             access_token=access_token,
             expires_at=self._clock() + expires_in,
@@ -389,12 +512,20 @@ class TokenEndpoint:
 # --------------------------------------------------------------------------- Management API
 
 
-class TokenSource:
+class TokenSource(Protocol):
     """What the Management API client needs from the token cache (see :mod:`token_cache`)."""
 
     def get(self) -> Token: ...  # pragma: no cover - protocol
 
     def invalidate(self, token: Token) -> None: ...  # pragma: no cover - protocol
+
+
+@runtime_checkable
+class DeadlineAwareTokenSource(TokenSource, Protocol):
+    """A token source that bounds its own waits by the caller's deadline (``TokenProvider``):
+    ``ManagementApi.deadline = d`` hands ``d`` on to it."""
+
+    deadline: TimeLeft | None
 
 
 class ManagementApi:
@@ -424,29 +555,45 @@ class ManagementApi:
         self._clock = clock
         self._sleep = sleep
         self._max_waits = max_rate_limit_waits
-        self.deadline = Deadline()
+        self._deadline = Deadline()
         self._not_before = 0.0  # when the bucket is known to be empty: wait for its refill
         self._pace_lock = threading.Lock()
 
+    @property
+    def deadline(self) -> Deadline:
+        """The time left for the calls being made (per invocation); every 429 wait must fit in it.
+
+        Assigning it also hands it to the token source when that takes one (``TokenProvider``:
+        its wait for another instance's refresh), and a token fetched during a call waits out
+        the token endpoint's 429s within it too (see :class:`TokenEndpoint`).
+        """
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+        if isinstance(self._tokens, DeadlineAwareTokenSource):
+            self._tokens.deadline = deadline
+
     # ---- resource servers
 
-    def get_resource_server(self, id_or_identifier: str) -> dict:
+    def get_resource_server(self, id_or_identifier: str) -> dict[str, Any]:
         return self._call("GET", "/resource-servers/{id}", id_or_identifier)
 
-    def patch_resource_server(self, api_id: str, body: Mapping) -> dict:
+    def patch_resource_server(self, api_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("PATCH", "/resource-servers/{id}", api_id, json=body)
 
-    def iter_resource_servers(self, *, per_page: int = 100) -> Iterator[dict]:
+    def iter_resource_servers(self, *, per_page: int = 100) -> Iterator[dict[str, Any]]:
         """Every resource server, page by page."""
         return self._pages("/resource-servers", "resource_servers", {}, per_page)
 
     # ---- clients
 
-    def get_client(self, client_id: str) -> dict:
+    def get_client(self, client_id: str) -> dict[str, Any]:
         return self._call("GET", "/clients/{id}", client_id)
 
     def iter_clients(self, *, app_type: str | None = None, fields: str | None = None, per_page: int = 100
-                     ) -> Iterator[dict]:
+                     ) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {}
         if app_type:
             params["app_type"] = app_type
@@ -454,16 +601,16 @@ class ManagementApi:
             params.update(fields=fields, include_fields="true")
         return self._pages("/clients", "clients", params, per_page)
 
-    def create_client(self, body: Mapping) -> dict:
+    def create_client(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/clients", json=body)
 
-    def patch_client(self, client_id: str, body: Mapping) -> dict:
+    def patch_client(self, client_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("PATCH", "/clients/{id}", client_id, json=body)
 
-    def create_client_grant(self, body: Mapping) -> dict:
+    def create_client_grant(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/client-grants", json=body)
 
-    def _pages(self, route: str, key: str, params: Mapping[str, Any], per_page: int) -> Iterator[dict]:
+    def _pages(self, route: str, key: str, params: Mapping[str, Any], per_page: int) -> Iterator[dict[str, Any]]:
         """Page-based listing (``page``/``per_page``/``include_totals``); the body is the
         ``{start, limit, total, <key>}`` object or, from older tenants, a bare array."""
         page = 0
@@ -486,19 +633,32 @@ class ManagementApi:
             url = self._base + (route.replace("{id}", segment(path_id)) if path_id is not None else route)
         except ValueError as error:
             raise InvalidId(str(error), error="invalid_id", operation=operation) from None
-        refreshed = False
+        refreshed = False  # after a 401
+        scope_refreshed = False  # after a 403 insufficient_scope
+        replaced_unsendable = False  # after a token that could not be sent
         waits = 0
         while True:
             self._pace()
-            token = self._tokens.get()
+            token = self._token()
+            if not _sendable(token.access_token):
+                self._drop_unsendable(token, operation, again=replaced_unsendable)
+                replaced_unsendable = True
+                continue
             headers = {"Authorization": f"Bearer {token.access_token}"}
-            self.stats.add(management_calls=1)
             try:
                 response = self._session.request(
                     method, url, json=json, params=params, headers=headers, timeout=self._timeout
                 )
+            except requests.exceptions.InvalidHeader:
+                # Refused before anything was sent, and only the token varies among the headers
+                # (a backstop: _sendable is meant to catch such a token first).
+                self._drop_unsendable(token, operation, again=replaced_unsendable)
+                replaced_unsendable = True
+                continue
             except requests.RequestException as exc:
+                self.stats.add(management_calls=1)
                 raise Unreachable(type(exc).__name__, operation=operation) from None
+            self.stats.add(management_calls=1)
             self._note_rate_limit(response)
 
             if response.status_code == 401 and not refreshed:
@@ -506,18 +666,29 @@ class ManagementApi:
                 refreshed = True
                 continue
             if response.status_code == 429:
-                wait = _backoff_after_429(response, self._clock(), waits)
+                now = self._clock()
+                soonest = _rate_limit_wait(response, now)
+                wanted = _backoff_after_429(response, now, waits)
                 self.stats.add(rate_limited=1)
-                if waits < self._max_waits and self.deadline.allows_wait(wait):
+                wait = self.deadline.fit(soonest, wanted) if waits < self._max_waits else None
+                if wait is not None:
                     waits += 1
                     self.stats.add(rate_limit_wait_seconds=wait)
                     self._sleep(wait)
                     continue
                 raise RateLimited("rate limit reached and the wait does not fit in the time left",
-                                  retry_after=wait, status=429, error="Too Many Requests",
+                                  retry_after=wanted, status=429, error="Too Many Requests",
                                   error_code="too_many_requests", operation=operation)
             if not response.ok:
-                raise _error_from_response(response, operation)
+                failure = _error_from_response(response, operation)
+                if failure.status == 403 and failure.error_code == "insufficient_scope" and not scope_refreshed:
+                    # The token was issued before the scope was granted (tokens keep the scopes
+                    # they were issued with): drop it here and in the shared cache, try once more.
+                    self._tokens.invalidate(token)
+                    scope_refreshed = True
+                    self.stats.add(scope_refreshes=1)
+                    continue
+                raise failure
             if response.status_code == 204 or not response.content:
                 return {}
             try:
@@ -525,6 +696,26 @@ class ManagementApi:
             except ValueError:
                 raise ServerError("Auth0 answered with a body that is not JSON", status=response.status_code,
                                   operation=operation) from None
+
+    def _token(self) -> Token:
+        """The token source's token; a fetch it makes waits within this call's deadline."""
+        previous = _CALL_DEADLINE.set(self._deadline)
+        try:
+            return self._tokens.get()
+        finally:
+            _CALL_DEADLINE.reset(previous)
+
+    def _drop_unsendable(self, token: Token, operation: str, *, again: bool) -> None:
+        """Drop a token that cannot be sent (here and in the shared cache) so that the next one
+        is fetched afresh; raise if this was already the fresh one (``again``)."""
+        self._tokens.invalidate(token)
+        self.stats.add(unusable_tokens=1)
+        if again:
+            raise UnusableToken(
+                "the Management API token cannot be sent in an Authorization header (it holds "
+                "whitespace, control or non-ASCII characters), even after fetching a fresh one",
+                operation=operation,
+            )
 
     def _note_rate_limit(self, response: requests.Response) -> None:
         """After the bucket's last token, let the next call wait for one to come back (no 429)."""

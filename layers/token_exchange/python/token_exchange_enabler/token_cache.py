@@ -29,17 +29,23 @@ as compare-and-set slots that exactly one writer can fill:
 3. The winner fetches a token and writes it as ``AWSCURRENT`` with version id
    ``uuid5(secret, generation)``: at most one token ever succeeds a generation, so a slow or
    late writer can never roll the cache back.
-4. Losers keep serving a token that is still usable; without one they poll ``AWSCURRENT``
-   (``wait_timeout`` in steps of ``poll_interval``) for the winner's token, then fetch one
-   themselves (an extra fetch, never a failure) and offer it as that same successor version.
+4. Losers keep serving a token that is still usable; without one they poll ``AWSCURRENT`` every
+   ``poll_interval`` for the winner's token — for as long as the caller's ``deadline`` leaves
+   time, or ``wait_timeout`` seconds without one — then fetch one themselves (an extra fetch,
+   never a failure) and offer it as that same successor version.
 5. A claimant that dies leaves its claim to expire at ``lease_until``; the next attempt number
    gives the next id, which a new claim can take. An instance finding its own live claim (its
    fetch failed) simply retries.
 
-``invalidate(token)`` (after a 401) drops the memory copy and remembers a SHA-256 fingerprint of
-the token, never the token: a shared-cache value with that fingerprint is treated as stale, so the
-next ``get()`` claims and refreshes as above, and other instances that hit the same 401 wait for
-that refresh instead of starting their own.
+``invalidate(token)`` (after a 401, a 403 ``insufficient_scope``, or a token that cannot be sent)
+drops the memory copy and remembers a SHA-256 fingerprint of the token, never the token: a
+shared-cache value with that fingerprint is treated as stale. If the shared cache still holds that
+token, it is replaced by a TOMBSTONE ``{"invalidated": true, "replaces": generation}`` written as
+the generation's successor version (the same compare-and-set slot a refreshed token would take:
+if a token got there first, the rejected one is no longer current and nothing is written). The
+tombstone is an empty cache to every instance, so the next ``get()`` anywhere claims and
+refreshes as above, and other instances that hit the same 401 wait for that refresh instead of
+starting their own (their tombstones are the same version with the same content: a no-op).
 
 Failures
 --------
@@ -59,7 +65,8 @@ version, so at most three versions carry labels (``AWSCURRENT``, ``AWSPREVIOUS``
 ``TEE_REFRESH_CLAIM``). Secrets Manager deletes unlabelled versions once a secret has more than
 100 versions, sparing those younger than 24 hours, and asks for at most one ``PutSecretValue``
 every ten minutes on average: two per token lifetime (plus two per invalidation) stays far
-below that. Were the quota ever hit, the put fails and the cache falls back as described above.
+below that; an invalidation adds a tombstone as well. Were the quota ever hit, the put fails and
+the cache falls back as described above.
 
 Permissions: ``secretsmanager:GetSecretValue`` and ``secretsmanager:PutSecretValue`` on the cache
 secret (with ``kms:Decrypt`` and ``kms:GenerateDataKey`` if it uses a customer managed key).
@@ -76,11 +83,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeGuard
 
 from aws_lambda_powertools import Logger
 
-__all__ = ["CLAIM_STAGE", "Token", "TokenEvent", "TokenProvider"]
+__all__ = ["CLAIM_STAGE", "TimeLeft", "Token", "TokenEvent", "TokenProvider"]
 
 logger = Logger(child=True)
 
@@ -113,6 +120,14 @@ _MAX_CLAIM_ATTEMPTS: Final = 10
 _REJECTED_FINGERPRINTS_KEPT: Final = 32
 
 
+class TimeLeft(Protocol):
+    """The caller's deadline as the provider needs it (``auth0.Deadline`` is one)."""
+
+    def time_left(self) -> float | None:
+        """Seconds that may still be spent waiting; None when the caller has no deadline."""
+        ...  # pragma: no cover - protocol
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """An OAuth 2.0 access token. ``repr()`` and ``str()`` never show ``access_token``."""
@@ -142,10 +157,13 @@ class TokenProvider:
     singleton. ``on_event`` receives one of :data:`TokenEvent` (for metrics); its failures are
     logged and ignored.
 
-    Waiting for another instance's refresh is bounded by ``wait_timeout`` seconds of ``sleep`` in
-    steps of ``poll_interval``; a claim's lease lasts ``claim_lease`` seconds (longer than a fetch
-    with its retries takes); after losing a claim while holding a usable token, the shared cache
-    is looked at again after at most ``recheck_interval`` seconds.
+    Waiting for another instance's refresh (with no usable token in hand) polls the shared cache
+    every ``poll_interval`` seconds for as long as ``deadline`` (the caller's time left, e.g.
+    ``auth0.Deadline``; ``ManagementApi.deadline = d`` sets it) has time for another poll; without
+    a deadline, for ``wait_timeout`` seconds of ``sleep`` (default: ``claim_lease``, by when the
+    claimant has delivered or its claim has lapsed). A claim's lease lasts ``claim_lease`` seconds
+    (longer than a fetch with its retries takes); after losing a claim while holding a usable
+    token, the shared cache is looked at again after at most ``recheck_interval`` seconds.
     """
 
     def __init__(
@@ -161,11 +179,14 @@ class TokenProvider:
         instance_id: str | None = None,
         on_event: Callable[[str], None] | None = None,
         claim_lease: float = 30.0,
-        wait_timeout: float = 3.0,
+        wait_timeout: float | None = None,
         poll_interval: float = 0.25,
         recheck_interval: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: TimeLeft | None = None,
     ) -> None:
+        if wait_timeout is None:
+            wait_timeout = claim_lease
         if not 0 <= refresh_ahead < 1:
             raise ValueError("refresh_ahead must be a fraction in [0, 1)")
         if not 0 < floor_fraction <= 0.5:
@@ -188,6 +209,7 @@ class TokenProvider:
         self._poll_interval = poll_interval
         self._recheck_interval = recheck_interval
         self._sleep = sleep
+        self.deadline: TimeLeft | None = deadline
 
         self._refresh_lock = threading.Lock()  # one refresher per instance; held across I/O
         self._lock = threading.Lock()  # guards the fields below; never held across I/O
@@ -234,7 +256,9 @@ class TokenProvider:
             self._refresh_lock.release()
 
     def invalidate(self, token: Token) -> None:
-        """Forget ``token`` (the Management API rejected it); ``get()`` will not return it again."""
+        """Forget ``token`` (the Management API rejected it): ``get()`` will not return it again,
+        and the shared cache no longer offers it to any instance (module docstring). Secrets
+        Manager problems never raise; they are logged and reported as ``cache_error``."""
         fingerprint = _fingerprint(token)
         with self._lock:
             if fingerprint not in self._rejected:
@@ -242,7 +266,39 @@ class TokenProvider:
             if self._memory is not None and _fingerprint(self._memory.token) == fingerprint:
                 self._memory = None
             self._recheck_after = -math.inf
+        if self._shared is not None:
+            self._retire_shared(self._shared, fingerprint)
         self._emit("invalidated")
+
+    def _retire_shared(self, shared: _SharedCache, fingerprint: str) -> None:
+        """Replace the shared copy of a rejected token by a tombstone, if it is still current."""
+        try:
+            snapshot = shared.read_current()
+            if snapshot.entry is None or _fingerprint(snapshot.entry.token) != fingerprint:
+                return  # not (or no longer) the current token
+            tombstone = {"invalidated": True, "replaces": snapshot.generation}
+            # The successor slot of its generation: the same content from every instance, so a
+            # second instance's put is a no-op; a refreshed token already there wins (False).
+            shared.put(
+                json.dumps(tombstone),
+                version_id=_successor_version_id(shared.secret_id, snapshot.generation),
+                stage=_CURRENT_STAGE,
+            )
+        except _SharedCacheError as error:
+            logger.warning(
+                "Could not retire a rejected token from the token cache secret (%s: %s)",
+                error.operation,
+                error.code,
+                extra={"operation": error.operation, "error_code": error.code},
+            )
+            self._emit("cache_error")
+
+    def _may_poll_again(self, polls_done: int) -> bool:
+        """Whether to wait ``poll_interval`` more for another instance's refresh."""
+        time_left = self.deadline.time_left() if self.deadline is not None else None
+        if time_left is None:
+            return polls_done <= self._max_polls
+        return time_left >= self._poll_interval
 
     # -- the slow path (one thread per instance at a time) ----------------------------------------
 
@@ -262,9 +318,11 @@ class TokenProvider:
         lost_generation: str | None = None
         lost_until = -math.inf
         generation: str | None = None
-        for poll in range(self._max_polls + 1):
-            if poll:
+        polls = 0
+        while True:
+            if polls:
                 self._sleep(self._poll_interval)
+            polls += 1
             now = self._clock()
             try:
                 snapshot = shared.read_current()
@@ -300,6 +358,8 @@ class TokenProvider:
                 self._remember(bridge, recheck_after=min(now + self._recheck_interval, lost_until))
                 self._emit("cache_hit_memory" if bridge is held else "cache_hit_shared")
                 return bridge.token
+            if not self._may_poll_again(polls):
+                break
 
         # The claimant did not deliver in time. A missing token must never fail the caller: it
         # only costs a fetch, offered as the same successor so that it cannot add a generation.
@@ -519,6 +579,8 @@ class _SharedCache:
             # Manager labels a secret's first version AWSCURRENT whatever the request says).
             replaces = document.get("replaces")
             return _Snapshot(generation=replaces if isinstance(replaces, str) else version_id, entry=None)
+        if document.get("invalidated") is True:  # a tombstone: empty, and the generation to replace
+            return _Snapshot(generation=version_id, entry=None)
         entry = _entry_from_document(document)
         return _Snapshot(generation=version_id, entry=entry, corrupt=entry is None)
 
@@ -585,7 +647,7 @@ def _successor_version_id(secret_id: str, generation: str) -> str:
     return str(uuid.uuid5(_VERSION_ID_NAMESPACE, f"token\n{secret_id}\n{generation}"))
 
 
-def _is_finite_number(value: object) -> bool:
+def _is_finite_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -608,14 +670,9 @@ def _entry_from_document(document: dict[str, Any]) -> _Entry | None:
     fetched_at = document.get("fetched_at")
     scope = document.get("scope", "")
     token_type = document.get("token_type", "Bearer")
-    if not (
-        isinstance(access_token, str)
-        and access_token
-        and _is_finite_number(expires_at)
-        and (fetched_at is None or _is_finite_number(fetched_at))
-        and isinstance(scope, str)
-        and isinstance(token_type, str)
-    ):
+    if not (isinstance(access_token, str) and access_token and isinstance(scope, str) and isinstance(token_type, str)):
+        return None
+    if not _is_finite_number(expires_at) or not (fetched_at is None or _is_finite_number(fetched_at)):
         return None
     token = Token(access_token=access_token, expires_at=float(expires_at), scope=scope, token_type=token_type)
     return _Entry(token=token, fetched_at=None if fetched_at is None else float(fetched_at))
