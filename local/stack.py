@@ -109,7 +109,7 @@ DOMAIN_PARAMETER = "Auth0Domain"
 EVENT_BUS_PARAMETER = "Auth0EventBusName"
 CREDENTIALS_PARAMETER = "Auth0CredentialsSecretArn"
 
-# Variables of the worker's contract (DESIGN.md) that name resources of the stack.
+# Variables of the worker's contract (docs/design.md) that name resources of the stack.
 TOKEN_CACHE_VARIABLE = "TOKEN_CACHE_SECRET_ID"
 IDEMPOTENCY_TABLE_VARIABLE = "IDEMPOTENCY_TABLE_NAME"
 
