@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from token_exchange_enabler.config import MODES
+from token_exchange_enabler.scopes import required_scopes
 
 from local.auth0_emulator import Auth0Emulator, Fault, RateLimit, eventbridge_envelope
 from local.aws import local_aws_environment
@@ -33,11 +35,9 @@ from local.stack import deploy_local_stack
 DOMAIN = "acme.eu.auth0.com"
 WORKER_CLIENT = ("tee5b0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-worker-secret-" + "0" * 40)
 ADMIN_CLIENT = ("adm1n0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-admin-secret-" + "1" * 40)
-SCOPES = {
-    "on_behalf_of": ["read:resource_servers", "read:clients", "create:clients", "update:clients",
-                     "create:client_grants"],
-    "legacy_resource_server": ["read:resource_servers", "update:resource_servers"],
-}
+# What the product's M2M client is granted in each mode: exactly what the library says the mode
+# needs (the local stack configures no downstream grants).
+SCOPES = {mode: required_scopes(mode, with_grants=False) for mode in MODES}
 RATE_LIMITS: dict[str, Callable[[], RateLimit] | None] = {
     "enterprise": RateLimit.enterprise,
     "enterprise-non-production": RateLimit.enterprise_non_production,

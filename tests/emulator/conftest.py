@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from local.auth0_emulator import Auth0Emulator
+from tests.conftest import AUTH0_DOMAIN as DOMAIN
 
 CLIENT_ID = "m2m-client-id"
 CLIENT_SECRET = "m2m-client-secret"
-DOMAIN = "acme.eu.auth0.com"
 AUDIENCE = f"https://{DOMAIN}/api/v2/"
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-
-
-def load_sample(name: str) -> Any:
-    """A file of the shared samples, or skip the test where they are not laid out beside the repo."""
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"shared sample {name} not available")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 class Mgmt:

@@ -11,8 +11,9 @@ import jsonschema
 import pytest
 
 from local.auth0_emulator import Auth0Emulator, Fault, eventbridge_envelope
+from tests.conftest import load_sample
 
-from .conftest import CLIENT_ID, DOMAIN, Mgmt, create_api, load_sample, mgmt_for
+from .conftest import CLIENT_ID, DOMAIN, Mgmt, create_api, mgmt_for
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from local.auth0_emulator import ApiError, Auth0Emulator
+from tests.conftest import load_sample
 
-from .conftest import AUDIENCE, DOMAIN, assert_auth0_error, create_api, load_sample, mgmt_for
+from .conftest import AUDIENCE, DOMAIN, assert_auth0_error, create_api, mgmt_for
 
 NOT_FOUND = {
     "statusCode": 404,

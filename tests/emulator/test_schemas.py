@@ -7,11 +7,10 @@ import json
 import pytest
 
 from local.auth0_emulator import ApiError, schemas
+from tests.conftest import load_sample
 
-from .conftest import load_sample
 
-
-def test_vendored_excerpt_matches_the_shared_samples():
+def test_vendored_excerpt_matches_the_repository_samples():
     clients = load_sample("mgmt-api-oas-excerpt-clients.json")
     resource_servers = load_sample("mgmt-api-oas-excerpt-resource-servers.json")
     vendored = json.loads(schemas.OAS_EXCERPT_PATH.read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.faults.support import ROWS, table
-from tests.integration.conftest import _quiet_libraries, emulator, invoke, new_instance, stack  # noqa: F401 - fixtures
+from tests.integration.conftest import _quiet_libraries, invoke, new_instance, stack  # noqa: F401 - fixtures
 
 LAST_RUN = Path(__file__).with_name("last-run.md")
 

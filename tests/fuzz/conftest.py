@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-from tests.integration.conftest import _quiet_libraries, emulator, new_instance, stack  # noqa: F401 - fixtures
+from tests.integration.conftest import _quiet_libraries, new_instance, stack  # noqa: F401 - fixtures
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large,
                HealthCheck.large_base_example, HealthCheck.filter_too_much]

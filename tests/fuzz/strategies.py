@@ -1,7 +1,7 @@
 """Hypothesis strategies for the fuzz suite, built from real samples.
 
-The seeds are the repository's sample events (``events/``) and the public samples beside the
-project (``../shared/samples``: EventBridge envelopes, log-stream records, a recorded
+The seeds are the repository's sample events (``events/``) and its public samples
+(``samples/``: EventBridge envelopes, log-stream records, a recorded
 ``POST /api/v2/resource-servers`` answer). :func:`mutated` takes a seed and applies a few
 mutations anywhere in its JSON tree — drop a field, give it another JSON type, replace it with a
 hostile string (ids with ``/``, ``..``, ``?``, ``#``, ``%2F``, unicode, control characters, huge
@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from tests.conftest import EVENTS_DIR, SHARED_SAMPLES
+from tests.conftest import EVENTS_DIR, load_sample
 
 PROFILE = os.environ.get("FUZZ_PROFILE", "fuzz-ci")
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
@@ -48,21 +48,15 @@ def seeds() -> tuple[dict, ...]:
             if isinstance(body, dict):
                 found.append(body)
     envelope = found[0]
-    if SHARED_SAMPLES.is_dir():
-        for name in ("eventbridge-auth0-log-console-sample-sapi.json", "eventbridge-auth0-log-real-login-s.json"):
-            path = SHARED_SAMPLES / name
-            if path.is_file():
-                found.append(json.loads(path.read_text(encoding="utf-8")))
-        path = SHARED_SAMPLES / "logstream-sapi-samples.elastic-integrations.json"
-        if path.is_file():
-            for record in json.loads(path.read_text(encoding="utf-8")):
-                found.append({**copy.deepcopy(envelope), "detail": record})
-        path = SHARED_SAMPLES / "mgmt-api-post-resource-servers-201.go-auth0-recording.json"
-        if path.is_file():  # the real 201 answer as the response body of an "API created" event
-            recording = json.loads(path.read_text(encoding="utf-8"))
-            event = copy.deepcopy(api_created_seed())
-            event["detail"]["data"]["details"]["response"]["body"] = recording["response"]["body"]
-            found.append(event)
+    for name in ("eventbridge-auth0-log-console-sample-sapi.json", "eventbridge-auth0-log-real-login-s.json"):
+        found.append(load_sample(name))
+    for record in load_sample("logstream-sapi-samples.elastic-integrations.json"):
+        found.append({**copy.deepcopy(envelope), "detail": record})
+    # The real 201 answer as the response body of an "API created" event.
+    recording = load_sample("mgmt-api-post-resource-servers-201.go-auth0-recording.json")
+    event = copy.deepcopy(api_created_seed())
+    event["detail"]["data"]["details"]["response"]["body"] = recording["response"]["body"]
+    found.append(event)
     return tuple(found)
 
 

@@ -17,14 +17,15 @@ from token_exchange_enabler.auth0 import (
     NotFound,
     TokenEndpoint,
 )
+from token_exchange_enabler.scopes import LEGACY_SCOPES, OBO_SCOPES
 
 from local.auth0_emulator import Auth0Emulator
+from tests.conftest import AUTH0_DOMAIN as DOMAIN
 from tests.fuzz.strategies import fuzz_settings, hostile_strings
 from tests.fuzz.test_fuzz_handler import check_url
 
 pytestmark = pytest.mark.fuzz
-DOMAIN = "acme.eu.auth0.com"
-SCOPES = ["read:resource_servers", "update:resource_servers", "read:clients", "update:clients"]
+SCOPES = tuple(dict.fromkeys(OBO_SCOPES + LEGACY_SCOPES))  # the routes of both modes
 
 
 class _Tokens:

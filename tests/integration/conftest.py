@@ -13,13 +13,10 @@ import boto3
 import pytest
 
 from local.auth0_emulator import Auth0Emulator, eventbridge_envelope
-from tests.conftest import ROOT
+from tests.conftest import AUTH0_DOMAIN as DOMAIN
+from tests.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET, ROOT
 
-DOMAIN = "acme.eu.auth0.com"
-M2M_CLIENT_ID = "tee0000000000000000000000000m2m"
-M2M_CLIENT_SECRET = "s3cr3t-" + "x" * 57  # scanned for in captured logs
-OBO_SCOPES = ["read:resource_servers", "read:clients", "create:clients", "update:clients", "create:client_grants"]
-LEGACY_SCOPES = ["read:resource_servers", "update:resource_servers"]
+# The Auth0 emulator (fixture ``emulator``, with the M2M client above) comes from tests/conftest.py.
 ADMIN_ID, ADMIN_SECRET = "admin000000000000000000000000000", "admin-secret-" + "y" * 40
 
 
@@ -85,15 +82,6 @@ def sqs_record(event: dict) -> dict:
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:token-exchange-enabler-events",
         "awsRegion": "us-east-1",
     }
-
-
-@pytest.fixture
-def emulator():
-    emu = Auth0Emulator(domain=DOMAIN)
-    emu.start()
-    emu.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET, scopes=OBO_SCOPES)
-    yield emu
-    emu.stop()
 
 
 def _load_handler_module():

@@ -12,15 +12,16 @@ from typing import Any
 
 import boto3
 import pytest
+from token_exchange_enabler.config import MODE_ON_BEHALF_OF
+from token_exchange_enabler.scopes import required_scopes
 
 from local.auth0_emulator import Auth0Emulator, eventbridge_envelope
 from local.stack import LocalStack, deploy_local_stack
+from tests.conftest import AUTH0_DOMAIN as DOMAIN
+from tests.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET
 
-DOMAIN = "acme.eu.auth0.com"
-M2M_CLIENT_ID = "ops0000000000000000000000000m2m"
-M2M_CLIENT_SECRET = "ops-s3cr3t-" + "z" * 53
-OBO_SCOPES = ["read:resource_servers", "read:clients", "create:clients", "update:clients"]
-LEGACY_SCOPES = ["read:resource_servers", "update:resource_servers"]
+# The stack is deployed without downstream grants: the M2M client gets the scopes of that set-up.
+OBO_SCOPES = list(required_scopes(MODE_ON_BEHALF_OF, with_grants=False))
 OBO = "on_behalf_of_token_exchange"
 _STRICT_PURGE = "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"
 
@@ -125,12 +126,9 @@ def lambda_failure_record(event: dict, message: str = "Task timed out after 60.0
 
 
 @pytest.fixture
-def emulator():
-    emu = Auth0Emulator(domain=DOMAIN)
-    emu.start()
-    emu.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET, scopes=OBO_SCOPES)
-    yield emu
-    emu.stop()
+def emulator_scopes() -> tuple[str, ...]:
+    """The M2M client of tests/conftest.py's ``emulator`` gets the scopes of this stack's mode."""
+    return tuple(OBO_SCOPES)
 
 
 @pytest.fixture(scope="module")

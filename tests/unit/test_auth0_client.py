@@ -20,18 +20,17 @@ from token_exchange_enabler.auth0 import (
     Unreachable,
     segment,
 )
+from token_exchange_enabler.scopes import LEGACY_SCOPES, OBO_SCOPES
 
-from local.auth0_emulator import Auth0Emulator, Fault, RateLimit
-
-DOMAIN = "acme.eu.auth0.com"
-SCOPES = ["read:resource_servers", "update:resource_servers", "read:clients", "create:clients", "update:clients"]
+from local.auth0_emulator import Fault, RateLimit
+from tests.conftest import AUTH0_DOMAIN as DOMAIN
+from tests.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET
 
 
 @pytest.fixture
-def emulator():
-    with Auth0Emulator(domain=DOMAIN) as emu:
-        emu.add_m2m_client("m2m", "secret-value-123456", scopes=SCOPES)
-        yield emu
+def emulator_scopes() -> tuple[str, ...]:
+    """The client here calls the routes of both modes (fixture ``emulator``: tests/conftest.py)."""
+    return tuple(dict.fromkeys(OBO_SCOPES + LEGACY_SCOPES))
 
 
 class Tokens:
@@ -52,10 +51,10 @@ class Tokens:
         self.token = None
 
 
-def make_api(emulator, *, secret="secret-value-123456", **kwargs):
+def make_api(emulator, *, secret=M2M_CLIENT_SECRET, **kwargs):
     stats = CallStats()
     endpoint = TokenEndpoint(base_url=emulator.base_url, audience=f"https://{DOMAIN}/api/v2/",
-                             credentials=lambda: ClientCredentials("m2m", secret), stats=stats)
+                             credentials=lambda: ClientCredentials(M2M_CLIENT_ID, secret), stats=stats)
     tokens = Tokens(endpoint)
     return ManagementApi(base_url=emulator.base_url, tokens=tokens, stats=stats, **kwargs), tokens
 
@@ -154,7 +153,7 @@ def test_a_401_refreshes_the_token_once(emulator):
 
 
 def test_insufficient_scope_is_typed(emulator):
-    emulator.add_m2m_client("m2m", "secret-value-123456", scopes=["read:resource_servers"])
+    emulator.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET, scopes=["read:resource_servers"])
     api, _ = make_api(emulator)
     with pytest.raises(Forbidden) as caught:
         api.create_client({"name": "x"})

@@ -20,9 +20,9 @@ from token_exchange_enabler.events import (
     parse_sqs_record,
 )
 
-from tests.conftest import EVENTS_DIR, SHARED_SAMPLES
+from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 
-SAPI_SCHEMA_FILE = SHARED_SAMPLES / "auth0-log-schema-sapi.schema.json"
+SAPI_SCHEMA_FILE = SAMPLES_DIR / "auth0-log-schema-sapi.schema.json"
 
 
 def malformed(reason: str) -> tuple[str, str]:

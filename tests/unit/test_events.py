@@ -23,7 +23,7 @@ from token_exchange_enabler.events import (
     parse_sqs_record,
 )
 
-from tests.conftest import SHARED_SAMPLES
+from tests.conftest import load_sample
 
 API_ID = "67d15a2f8c3e4b0012a9f6d1"
 IDENTIFIER = "https://orders.acme.com/api"
@@ -685,11 +685,11 @@ def test_log_id_of_is_best_effort_and_never_raises(value, expected):
     assert log_id_of(value) == expected
 
 
-# --- shared public samples ----------------------------------------------------------------------
+# --- public samples (samples/) ------------------------------------------------------------------
 
 
 def test_public_login_sample_is_ignored():
-    event = json.loads((SHARED_SAMPLES / "eventbridge-auth0-log-real-login-s.json").read_text())
+    event = load_sample("eventbridge-auth0-log-real-login-s.json")
     fact = parse_eventbridge_event(event)
     assert fact == Ignored(
         "log type 's' is not 'sapi'", "80020210116121232560015923748216455316604749397232713763"
@@ -697,7 +697,7 @@ def test_public_login_sample_is_ignored():
 
 
 def test_public_sapi_records_of_other_writes_are_ignored():
-    records = json.loads((SHARED_SAMPLES / "logstream-sapi-samples.elastic-integrations.json").read_text())
+    records = load_sample("logstream-sapi-samples.elastic-integrations.json")
     reasons = [parse_log_record(record).reason for record in records]
     assert reasons == [
         "POST /api/v2/log-streams is not an API creation",
@@ -707,15 +707,13 @@ def test_public_sapi_records_of_other_writes_are_ignored():
 
 
 def test_console_preview_without_details_is_malformed():
-    event = json.loads((SHARED_SAMPLES / "eventbridge-auth0-log-console-sample-sapi.json").read_text())
+    event = load_sample("eventbridge-auth0-log-console-sample-sapi.json")
     with pytest.raises(MalformedEvent, match="data.details is missing"):
         parse_eventbridge_event(event)
 
 
 def test_recorded_201_response_body_is_an_api_creation():
-    recording = json.loads(
-        (SHARED_SAMPLES / "mgmt-api-post-resource-servers-201.go-auth0-recording.json").read_text()
-    )
+    recording = load_sample("mgmt-api-post-resource-servers-201.go-auth0-recording.json")
     record = sapi_record(
         **{
             "data.details.request.method": recording["request"]["method"],
