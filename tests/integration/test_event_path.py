@@ -7,7 +7,8 @@ import threading
 
 import boto3
 import pytest
-from token_exchange_enabler.scopes import LEGACY_SCOPES
+from token_exchange_enabler.config import MODE_ON_BEHALF_OF
+from token_exchange_enabler.scopes import LEGACY_SCOPES, required_scopes
 
 from local.auth0_emulator import Fault, RateLimit
 from tests.conftest import M2M_CLIENT_ID, M2M_CLIENT_SECRET
@@ -178,6 +179,27 @@ def test_insufficient_scope_goes_to_the_dlq_as_a_configuration_error(stack, invo
     assert attributes["ERROR_KIND"]["StringValue"] == "configuration"
     assert "insufficient_scope" in attributes["ERROR_REASON"]["StringValue"]
     assert json.loads(dead["Body"]) == event  # the original body, ready for a replay
+
+
+def test_fix_the_scope_then_replay_works_at_once(stack, invoke, new_instance):
+    """Regression (the README's runbook): the token without the scope stayed cached in memory and in
+    Secrets Manager, so after the scope was granted a replay was dead-lettered again for up to 24 h."""
+    stack.emulator.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET, scopes=["read:resource_servers"])
+    event = stack.create_api("https://scope-fixed.example.com", "Scope fixed")
+    assert invoke(stack.sqs_event([event])) == {"batchItemFailures": []}
+    (dead,) = stack.dead_letters()
+    assert "insufficient_scope" in dead["MessageAttributes"]["ERROR_REASON"]["StringValue"]
+    # The operator grants the scopes of the mode, then replays: the same warm instance, and a cold one.
+    stack.emulator.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET,
+                                  scopes=required_scopes(MODE_ON_BEHALF_OF, with_grants=False))
+    replayed = json.loads(dead["Body"])
+    assert invoke(stack.sqs_event([replayed])) == {"batchItemFailures": []}
+    assert stack.dead_letters() == []
+    (client,) = custom_clients(stack.emulator, "https://scope-fixed.example.com")
+    assert "on_behalf_of_token_exchange" in client["token_exchange"]["allow_any_profile_of_type"]
+    other = stack.create_api("https://scope-fixed-2.example.com", "Scope fixed 2")
+    assert new_instance().lambda_handler(stack.sqs_event([other]), LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dead_letters() == []
 
 
 def test_legacy_mode_patches_the_resource_server(stack, invoke, monkeypatch):

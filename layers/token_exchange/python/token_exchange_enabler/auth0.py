@@ -192,6 +192,16 @@ class CallStats:
                 setattr(self, name, getattr(self, name) + delta)
 
 
+class HttpSession(Protocol):
+    """What the clients below send requests through: a ``requests.Session`` (see :func:`new_session`),
+    or anything that answers like one (e.g. the benchmark's in-memory tenant)."""
+
+    def post(self, url: str, *, json: Any = ..., timeout: Any = ...) -> requests.Response: ...
+
+    def request(self, method: str, url: str, *, json: Any = ..., params: Any = ..., headers: Any = ...,
+                timeout: Any = ...) -> requests.Response: ...
+
+
 def new_session(*, retries: int = 3, pool_size: int = 10) -> requests.Session:
     """A Session whose adapter retries connection errors and 5xx with capped, jittered backoff.
 
@@ -416,7 +426,7 @@ class TokenEndpoint:
         base_url: str,
         audience: str,
         credentials: Callable[[], ClientCredentials],
-        session: requests.Session | None = None,
+        session: HttpSession | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
         stats: CallStats | None = None,
         clock: Callable[[], float] = time.time,
@@ -536,7 +546,7 @@ class ManagementApi:
         *,
         base_url: str,
         tokens: TokenSource,
-        session: requests.Session | None = None,
+        session: HttpSession | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
         stats: CallStats | None = None,
         clock: Callable[[], float] = time.time,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .auth0 import CallStats, ClientCredentials, ManagementApi, TokenEndpoint, new_session
+from .auth0 import CallStats, ClientCredentials, Deadline, ManagementApi, TokenEndpoint, new_session
 from .config import Config
 from .enabling import Enabler
 from .locks import ApiLocks, DynamoDbLocks, ProcessLocks
@@ -130,8 +130,9 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
                        if config.idempotency_table else ProcessLocks())
     enabler = Enabler(api, config, locks)
 
-    def set_deadline(deadline):
-        api.deadline = deadline
+    def set_deadline(deadline: Deadline) -> None:
+        api.deadline = deadline  # also the token provider's (waiting for another instance's refresh)
+        endpoint.deadline = deadline  # token-endpoint 429 waits, also for fetches outside a Management API call
 
     worker = Worker(
         enabler=enabler,
