@@ -85,8 +85,8 @@ class Ledger:
             if line.strip():
                 self.errors.append(line[:300])
             return
-        if not isinstance(entry, dict) or "api_id" not in entry or entry.get("duplicate"):
-            return  # a duplicate delivery's outcome: the first delivery's own outcome is the one that counts
+        if not isinstance(entry, dict) or "api_id" not in entry:
+            return
         status = entry.get("status") or ("dead_lettered" if "dead-letter queue" in entry.get("message", "")
                                          and entry.get("message", "").startswith("permanent") else None)
         if status not in TERMINAL:
