@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from local.auth0_emulator import Fault
 from tests.integration.conftest import LambdaContext
 from tests.operations.conftest import load_function, worker_dead_letter_attributes
 
@@ -76,3 +77,16 @@ def test_the_reconcile_function_stops_before_its_deadline(ops, reconcile_functio
         ops.emulator.create_resource_server({"identifier": f"https://late{i}.example.com"})
     result = reconcile_function.lambda_handler({}, LambdaContext(function_name="reconcile", timeout_seconds=20))
     assert result["stopped"] == "deadline" and result["enabled"] == 0 and ops.writes() == 0
+
+
+def test_a_sweep_whose_listing_fails_counts_as_a_failed_sweep(ops, reconcile_function, capsys):
+    """The sweep's alarm watches ReconcileFailed: a sweep that examined nothing because Auth0
+    refused the listing must still count one failure, or nothing would ever alarm."""
+    ops.emulator.inject(Fault("status", status=503, times=None, path_prefix="/api/v2/resource-servers"))
+    try:
+        result = reconcile_function.lambda_handler({}, LambdaContext(function_name="reconcile"))
+    finally:
+        ops.emulator.clear_faults()
+    assert result["stopped"] == "unreachable" and result["apis"] == 0
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["ReconcileFailed"] for m in emitted if "ReconcileFailed" in m] == [[1.0]]

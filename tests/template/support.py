@@ -208,13 +208,11 @@ AUTH0_ACCESS = [
         {
             "secretsmanager:GetSecretValue",
             "secretsmanager:PutSecretValue",
-            "secretsmanager:DescribeSecret",
-            "secretsmanager:UpdateSecretVersionStage",
         },
     ),
 ]
-TABLE_ACCESS = (get_att(TABLE, "Arn"), {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                        "dynamodb:DeleteItem"})
+# The per-API lease lock (locks.py): a conditional PutItem to take it, a conditional DeleteItem to release it.
+TABLE_ACCESS = (get_att(TABLE, "Arn"), {"dynamodb:PutItem", "dynamodb:DeleteItem"})
 
 
 def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

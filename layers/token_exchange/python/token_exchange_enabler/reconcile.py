@@ -209,8 +209,11 @@ class Reconciler:
             return
         from aws_lambda_powertools.metrics import MetricUnit
 
+        # A sweep that could not finish (listing refused or unreachable, a configuration error) is
+        # one failure more: it may have examined nothing, and its alarm must still fire.
+        unfinished = report.stopped not in (None, STOPPED_INTERRUPTED, STOPPED_DEADLINE)
         for name, value in (("ReconcileRepaired", report.count(Status.ENABLED)),
-                            ("ReconcileFailed", report.count(Status.FAILED)),
+                            ("ReconcileFailed", report.count(Status.FAILED) + int(unfinished)),
                             ("ReconcileBusy", report.count(Status.BUSY)),
                             ("ReconcileApis", len(report.results))):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
