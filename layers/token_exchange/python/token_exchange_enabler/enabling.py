@@ -95,11 +95,11 @@ class Enabler:
         if self.config.dry_run:
             return self._dry_run(self.plan(self.observe(ref, client_hint)), ref)
         if not ref.known_id:  # an operator's id or identifier: lock on the id the worker would use
-            first = self.observe(ref, client_hint)
-            if first.api is None:
-                return outcome_of(plan(first, self.config), ref)
-            ref = ApiRef(api_id=first.api.api_id, identifier=first.api.identifier, name=first.api.name,
-                         is_system=first.api.is_system)
+            try:
+                found = ApiState.from_auth0(self._call(lambda: self.api.get_resource_server(ref.api_id)))
+            except NotFound:
+                return outcome_of(plan(Observed(ref, None), self.config), ref)
+            ref = ApiRef(api_id=found.api_id, identifier=found.identifier, name=found.name, is_system=found.is_system)
             skip = plan_from_ref(ref, self.config)
             if skip is not None:
                 return outcome_of(skip, ref)
