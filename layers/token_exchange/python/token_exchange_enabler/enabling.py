@@ -159,16 +159,14 @@ class Enabler:
         """Make the writes ``decided`` calls for (the caller holds the API's lock)."""
         client_id, created = decided.client_id, False
         if decided.action is Action.CREATE_CLIENT:
-            assert decided.create_body is not None
-            client_id = self._call(lambda: self.api.create_client(dict(decided.create_body or {})),
-                                   passing=()).get("client_id")
+            body = dict(decided.create_body or {})
+            client_id = self._call(lambda: self.api.create_client(body), passing=()).get("client_id")
             created = True
             reason = "created its Custom API client with On-Behalf-Of enabled"
-        elif decided.action is Action.ENABLE_ON_CLIENT:
-            assert client_id is not None
+        elif decided.action is Action.ENABLE_ON_CLIENT and client_id:
+            change = {"token_exchange": dict(decided.token_exchange or {})}
             try:
-                self._call(lambda: self.api.patch_client(client_id, {"token_exchange": dict(decided.token_exchange
-                                                                                              or {})}))
+                self._call(partial(self.api.patch_client, client_id, change))
             except NotFound:
                 raise StateChanged(f"Custom API client {client_id} of API {decided.api_id} was deleted while it was "
                                    "being enabled; the next attempt reads the API again") from None
