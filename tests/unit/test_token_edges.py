@@ -26,13 +26,9 @@ from token_exchange_enabler.auth0 import (
 from token_exchange_enabler.token_cache import Token, TokenProvider
 
 from local.auth0_emulator import Auth0Emulator, Fault
+from tests.unit.edge_support import CLIENT_ID, CLIENT_SECRET, DOMAIN, SYSTEM_API, WITHOUT_CREATE
 
-DOMAIN = "acme.eu.auth0.com"
-CLIENT_ID = "edge-m2m-client"
-CLIENT_SECRET = "edge-m2m-secret-0123456789abcdef"  # noqa: S105 - a test credential
-SYSTEM_API = f"https://{DOMAIN}/api/v2/"
 SECRET_ID = "token-exchange-enabler/management-api-token"
-WITHOUT_CREATE = ["read:resource_servers", "read:clients", "update:clients"]
 
 
 @pytest.fixture
