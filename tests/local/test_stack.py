@@ -333,9 +333,10 @@ def test_the_function_spec_agrees_with_the_sam_transform(stack):
         ({}, CREDENTIALS, "Auth0Domain"),
         ({"Auth0Domain": DOMAIN}, None, "credentials are required"),
         (
-            {"Auth0Domain": DOMAIN, "TokenExchangeMode": "legacy_resource_server", "DownstreamGrantAudiences": "x"},
+            {"Auth0Domain": DOMAIN, "TokenExchangeMode": "legacy_resource_server",
+             "DownstreamGrants": "{\"https://x\": \"*\"}"},
             CREDENTIALS,
-            "DownstreamGrantAudiences applies only",
+            "DownstreamGrants applies only",
         ),
     ],
 )

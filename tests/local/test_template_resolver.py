@@ -97,10 +97,10 @@ def test_rules_of_the_real_template_are_checked():
     template = load_template()
     values = resolve_parameters(
         template,
-        {"TokenExchangeMode": "legacy_resource_server", "DownstreamGrantAudiences": "https://x"},
+        {"TokenExchangeMode": "legacy_resource_server", "DownstreamGrants": "{\"https://x\": \"*\"}"},
         skip=frozenset({"Auth0Domain", "Auth0EventBusName", "Auth0CredentialsSecretArn"}),
     )
-    with pytest.raises(ParameterError, match="DownstreamGrantAudiences applies only to TokenExchangeMode"):
+    with pytest.raises(ParameterError, match="DownstreamGrants applies only to TokenExchangeMode"):
         Resolver(template, parameters=values, pseudo_parameters={}).check_rules()
 
 

@@ -235,7 +235,7 @@ def test_a_missing_downstream_audience_dead_letters_the_record_with_its_name(ops
     """Regression: the grant's 404 became "skipped: the API no longer exists" and was acknowledged."""
     event = ops.create_api("https://granting.example.com", "Granting")
     ops.emulator.add_m2m_client(M2M_CLIENT_ID, M2M_CLIENT_SECRET, scopes=required_scopes(MODE_ON_BEHALF_OF, True))
-    handler = worker(ops, monkeypatch, DOWNSTREAM_GRANT_AUDIENCES="https://no-such-api.example.com")
+    handler = worker(ops, monkeypatch, DOWNSTREAM_GRANTS='{"https://no-such-api.example.com": ["read:x"]}')
     assert handler.lambda_handler(sqs_event(ops, [event]), context()) == {"batchItemFailures": []}
     (letter,) = ops.drain(ops.stack.dlq_url)
     attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}

@@ -164,7 +164,9 @@ EXPECTED_ENVIRONMENT = {
     "DEAD_LETTER_QUEUE_URL": ref(DLQ),  # Ref of a queue is its URL
     "IDEMPOTENCY_TABLE_NAME": ref(TABLE),
     "SKIP_IDENTIFIER_PATTERNS": ref("SkipIdentifierPatterns"),
-    "DOWNSTREAM_GRANT_AUDIENCES": ref("DownstreamGrantAudiences"),
+    "DOWNSTREAM_GRANTS": ref("DownstreamGrants"),
+    "SKIP_CREATED_BY_CLIENT_IDS": ref("SkipCreatedByClientIds"),
+    "MANAGEMENT_API_RATE_SHARE": ref("ManagementApiRateShare"),
     "DRY_RUN": ref("DryRun"),
     "POWERTOOLS_SERVICE_NAME": "token-exchange-enabler",
     "POWERTOOLS_METRICS_NAMESPACE": "TokenExchangeEnabler",

@@ -82,7 +82,10 @@ def test_parameter_defaults(sam_template):
             "FunctionMemorySize": 256,
             "LogRetentionDays": 30,
             "SkipIdentifierPatterns": "",
-            "DownstreamGrantAudiences": "",
+            "DownstreamGrants": "",
+            "SkipCreatedByClientIds": "",
+            "EnableDelaySeconds": 0,
+            "ManagementApiRateShare": "0.5",
             "DryRun": "false",
             "AlarmEmail": "",
             "EnableTracing": "false",
@@ -181,3 +184,26 @@ def test_outputs_name_the_operations_functions(cfn_template):
     assert {"ReplayFunctionName", "ReconcileFunctionName", "ReplayLogGroupName", "ReconcileLogGroupName"} <= set(
         cfn_template["Outputs"]
     )
+
+
+@pytest.mark.parametrize("value", ["0.5", "1", "1.0", ".25", "0.05", "0.999"])
+def test_the_rate_share_parameter_accepts_what_the_library_accepts(sam_template, value):
+    from token_exchange_enabler.config import Config
+
+    pattern = sam_template["Parameters"]["ManagementApiRateShare"]["AllowedPattern"]
+    assert re.fullmatch(pattern, value)
+    env = {"AUTH0_DOMAIN": "acme.eu.auth0.com", "AUTH0_CREDENTIALS_SECRET_ID": "c", "TOKEN_CACHE_SECRET_ID": "t"}
+    assert Config.from_env({**env, "MANAGEMENT_API_RATE_SHARE": value}).rate_share == float(value)
+
+
+@pytest.mark.parametrize("value", ["0", "0.0", "1.5", "2", "half", "", "-0.5"])
+def test_the_rate_share_parameter_refuses_what_the_library_refuses(sam_template, value):
+    pattern = sam_template["Parameters"]["ManagementApiRateShare"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, value)
+
+
+def test_the_delivery_delay_is_the_queues(sam_template):
+    queue = sam_template["Resources"]["ApiCreatedQueue"]["Properties"]
+    assert queue["DelaySeconds"] == {"Ref": "EnableDelaySeconds"}
+    parameter = sam_template["Parameters"]["EnableDelaySeconds"]
+    assert (parameter["MinValue"], parameter["MaxValue"], parameter["Default"]) == (0, 900, 0)  # SQS's range

@@ -1,5 +1,7 @@
+import json
+
 import pytest
-from token_exchange_enabler.config import MODE_LEGACY, Config, ConfigError, base_url_problem
+from token_exchange_enabler.config import MODE_LEGACY, Config, ConfigError, DownstreamGrant, base_url_problem
 
 BASE = {
     "AUTH0_DOMAIN": "acme.eu.auth0.com",
@@ -99,5 +101,60 @@ def test_options():
 
 
 def test_downstream_grants_only_in_on_behalf_of_mode():
-    with pytest.raises(ConfigError, match="DOWNSTREAM_GRANT_AUDIENCES"):
-        Config.from_env({**BASE, "TOKEN_EXCHANGE_MODE": MODE_LEGACY, "DOWNSTREAM_GRANT_AUDIENCES": "https://x"})
+    with pytest.raises(ConfigError, match="DOWNSTREAM_GRANTS applies only to TOKEN_EXCHANGE_MODE=on_behalf_of"):
+        Config.from_env({**BASE, "TOKEN_EXCHANGE_MODE": MODE_LEGACY, "DOWNSTREAM_GRANTS": '{"https://x": "*"}'})
+
+
+def test_downstream_grants_map_audiences_to_scopes_or_all():
+    config = Config.from_env({**BASE, "DOWNSTREAM_GRANTS": json.dumps(
+        {"https://orders.acme.com": ["read:orders", "read:orders", "write:orders"], "urn:acme:billing": "*"})})
+    assert config.downstream_grants == (
+        DownstreamGrant("https://orders.acme.com", ("read:orders", "write:orders")),
+        DownstreamGrant("urn:acme:billing", None),
+    )
+    assert config.downstream_grants[1].all_scopes
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("not json", "DOWNSTREAM_GRANTS is not valid JSON"),
+    ('["https://x"]', "DOWNSTREAM_GRANTS must be a JSON object"),
+    ('{"https://x": []}', "DOWNSTREAM_GRANTS['https://x']: an empty list grants nothing"),
+    ('{"https://x": "read:x"}', "DOWNSTREAM_GRANTS['https://x'] must be a list of scopes"),
+    ('{"https://x": ["read x"]}', "DOWNSTREAM_GRANTS['https://x'] must be a list of scopes"),
+    ('{"https://x": [1]}', "DOWNSTREAM_GRANTS['https://x'] must be a list of scopes"),
+    ('{" https://x": "*"}', "an audience must be an API identifier"),
+])
+def test_bad_downstream_grants_are_named_entry_by_entry(value, expected):
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, "DOWNSTREAM_GRANTS": value})
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_every_bad_grant_entry_is_named_at_once():
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, "DOWNSTREAM_GRANTS": '{"https://a": [], "https://b": 3, "https://c": "*"}'})
+    assert len(caught.value.problems) == 2
+    assert "'https://a'" in caught.value.problems[0] and "'https://b'" in caught.value.problems[1]
+
+
+def test_the_old_grant_variable_is_refused_with_its_replacement_named():
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, "DOWNSTREAM_GRANT_AUDIENCES": "https://x"})
+    (problem,) = caught.value.problems
+    assert "DOWNSTREAM_GRANT_AUDIENCES is no longer read" in problem and "DOWNSTREAM_GRANTS" in problem
+
+
+@pytest.mark.parametrize("value,share", [("", 0.5), ("1", 1.0), ("0.25", 0.25), ("1.0", 1.0)])
+def test_rate_share(value, share):
+    assert Config.from_env({**BASE, "MANAGEMENT_API_RATE_SHARE": value}).rate_share == share
+
+
+@pytest.mark.parametrize("value", ["0", "-0.5", "1.5", "half", "nan", "inf"])
+def test_a_rate_share_outside_0_to_1_is_refused(value):
+    with pytest.raises(ConfigError, match="MANAGEMENT_API_RATE_SHARE must be a number with 0 < share <= 1"):
+        Config.from_env({**BASE, "MANAGEMENT_API_RATE_SHARE": value})
+
+
+def test_skip_created_by_client_ids():
+    config = Config.from_env({**BASE, "SKIP_CREATED_BY_CLIENT_IDS": " tfClient , deployCli,"})
+    assert config.skip_created_by_client_ids == frozenset({"tfClient", "deployCli"})

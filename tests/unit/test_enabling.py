@@ -96,10 +96,24 @@ class FakeApi:
         self._enter("create_client_grant")
         if body["audience"] not in {s["identifier"] for s in self.servers.values()} | self.downstream:
             raise NotFound("No resource server found for the audience", status=404)
-        if any((g["client_id"], g["audience"]) == (body["client_id"], body["audience"]) for g in self.grants):
+        key = (body["client_id"], body["audience"], body.get("subject_type", "client"))
+        if any((g["client_id"], g["audience"], g.get("subject_type", "client")) == key for g in self.grants):
             raise Conflict("A client grant for this client and audience already exists", status=409)
-        self.grants.append(body)
-        return body
+        self.grants.append({"id": f"cgr_{len(self.grants)}", **copy.deepcopy(body)})
+        return self.grants[-1]
+
+    def update_client_grant(self, grant_id, body):
+        self._enter("update_client_grant")
+        (grant,) = [g for g in self.grants if g["id"] == grant_id]
+        grant.update(copy.deepcopy(body))
+        return grant
+
+    def iter_client_grants(self, client_id=None, audience=None, subject_type=None, per_page=100):
+        self._enter("iter_client_grants")
+        return iter([copy.deepcopy(g) for g in self.grants
+                     if (client_id is None or g["client_id"] == client_id)
+                     and (audience is None or g["audience"] == audience)
+                     and (subject_type is None or g.get("subject_type") == subject_type)])
 
     downstream = {"https://a.example.com", "https://b.example.com"}
 
@@ -208,11 +222,39 @@ def test_transient_errors_propagate_for_a_retry():
         obo(api).enable(REF)
 
 
-def test_downstream_grants_are_created_for_the_new_client():
+GRANTS = '{"https://a.example.com": ["read:a", "write:a"], "https://b.example.com": "*"}'
+
+
+def test_downstream_grants_are_created_for_the_new_client_and_grant_something():
+    """Regression: grants were created with "scope": [], which allows nothing."""
     api = FakeApi()
-    obo(api, DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com,https://b.example.com").enable(REF)
-    assert [g["audience"] for g in api.grants] == ["https://a.example.com", "https://b.example.com"]
-    assert all(g["subject_type"] == "user" for g in api.grants)
+    outcome = obo(api, DOWNSTREAM_GRANTS=GRANTS).enable(REF)
+    assert api.calls == ["get_resource_server", "create_client", "create_client_grant", "create_client_grant"]
+    first, second = api.grants
+    assert (first["audience"], first["scope"], first["allow_all_scopes"], first["subject_type"]) == (
+        "https://a.example.com", ["read:a", "write:a"], False, "user")
+    assert (second["audience"], second["scope"], second["allow_all_scopes"]) == ("https://b.example.com", [], True)
+    assert "create https://a.example.com (read:a write:a)" in outcome.reason
+
+
+def test_an_existing_grant_with_other_scopes_is_brought_to_the_configured_ones():
+    api = FakeApi()
+    obo(api).enable(REF)
+    (client_id,) = api.clients
+    api.grants.append({"id": "cgr_old", "client_id": client_id, "audience": "https://a.example.com",
+                       "scope": ["read:a", "admin:a"], "subject_type": "user"})
+    api.grants.append({"id": "cgr_m2m", "client_id": client_id, "audience": "https://b.example.com",
+                       "scope": ["x"], "subject_type": "client"})  # an M2M grant: not ours to change
+    api.calls.clear()
+    outcome = obo(api, DOWNSTREAM_GRANTS=GRANTS).enable(REF)
+    assert outcome.status == Status.ALREADY_ENABLED and outcome.action is Action.ENSURE_GRANTS
+    old = next(g for g in api.grants if g["id"] == "cgr_old")
+    assert (old["scope"], old["allow_all_scopes"]) == (["read:a", "write:a"], False)
+    assert next(g for g in api.grants if g["id"] == "cgr_m2m")["scope"] == ["x"]
+    assert [g["audience"] for g in api.grants if g.get("allow_all_scopes")] == ["https://b.example.com"]
+    api.calls.clear()
+    assert obo(api, DOWNSTREAM_GRANTS=GRANTS).enable(REF).action is Action.NONE  # now nothing to write
+    assert api.calls == ["get_resource_server", "get_client", "iter_client_grants"]
 
 
 def test_legacy_mode_sends_the_original_patch_verbatim():
@@ -264,7 +306,7 @@ def test_plan_is_pure_and_names_the_action():
     assert merged.token_exchange == {"allow_any_profile_of_type": ["custom_authentication", OBO_PROFILE], "x": 1}
     enabled = ClientState("c1", None, {"allow_any_profile_of_type": [OBO_PROFILE]})
     assert plan(observed(enabled), config()).action is Action.NONE
-    assert plan(observed(enabled), config(DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com")).action \
+    assert plan(observed(enabled), config(DOWNSTREAM_GRANTS='{"https://a.example.com": "*"}')).action \
         is Action.ENSURE_GRANTS
     assert plan(observed(), config(TOKEN_EXCHANGE_MODE="legacy_resource_server")).action \
         is Action.PATCH_RESOURCE_SERVER
@@ -284,8 +326,8 @@ def test_dry_run_on_an_enabled_api_makes_no_grant():
     api = FakeApi()
     obo(api).enable(REF)
     api.calls.clear()
-    outcome = obo(api, DRY_RUN="true", DOWNSTREAM_GRANT_AUDIENCES="https://a.example.com").enable(REF)
-    assert outcome.status == Status.DRY_RUN and "would make sure of the downstream grants" in outcome.reason
+    outcome = obo(api, DRY_RUN="true", DOWNSTREAM_GRANTS='{"https://a.example.com": ["read:a"]}').enable(REF)
+    assert outcome.status == Status.DRY_RUN and "would create https://a.example.com (read:a)" in outcome.reason
     assert api.grants == [] and "create_client_grant" not in api.calls
 
 
@@ -293,7 +335,7 @@ def test_a_missing_downstream_audience_is_a_configuration_failure_not_a_deleted_
     """Regression: the grant's 404 was reported as "the API no longer exists" and acknowledged."""
     api = FakeApi()
     with pytest.raises(PermanentFailure) as caught:
-        obo(api, DOWNSTREAM_GRANT_AUDIENCES="https://missing.example.com").enable(REF)
+        obo(api, DOWNSTREAM_GRANTS='{"https://missing.example.com": ["x"]}').enable(REF)
     assert caught.value.configuration
     assert "https://missing.example.com" in caught.value.reason and "no longer exists" not in caught.value.reason
 
@@ -350,3 +392,23 @@ def test_without_a_deadline_the_lease_bounds_the_waits_while_the_lock_is_held():
     (deadline,) = seen
     assert deadline.allows_wait(60) and not deadline.allows_wait(120)  # the 120 s lease, minus a read
     assert api.deadline is not deadline  # restored after
+
+
+def test_an_api_created_by_a_listed_tool_is_skipped_without_a_call():
+    api = FakeApi()
+    by_terraform = ApiRef(API_ID, "https://orders.example.com", "Orders", created_by="tfClient")
+    outcome = obo(api, SKIP_CREATED_BY_CLIENT_IDS="tfClient").enable(by_terraform)
+    assert outcome.status == Status.SKIPPED
+    assert "tfClient" in outcome.reason and "SKIP_CREATED_BY_CLIENT_IDS" in outcome.reason
+    assert api.calls == []
+    by_dashboard = ApiRef(API_ID, "https://orders.example.com", "Orders", created_by="dashboardClient")
+    assert obo(api, SKIP_CREATED_BY_CLIENT_IDS="tfClient").enable(by_dashboard).status == Status.ENABLED
+
+
+def test_the_client_is_created_the_way_auth0s_own_tools_create_it():
+    api = FakeApi()
+    obo(api).enable(REF)
+    (client,) = api.clients.values()
+    assert client["oidc_conformant"] is True
+    assert client["client_metadata"] == {"managed_by": "token-exchange-enabler"}
+    assert client.get("is_first_party", True) is True  # never third-party

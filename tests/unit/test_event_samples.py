@@ -29,6 +29,9 @@ def malformed(reason: str) -> tuple[str, str]:
     return ("malformed", reason)
 
 
+# The client_id of the records made in the Dashboard (the application that made the call).
+DASHBOARD = "360yuN1BXP4u3tBChK5VOgekgGJ7CwLL"
+
 # file name -> the outcome of each event in it (one per SQS record)
 EXPECTED = {
     "api-created.eventbridge.json": [
@@ -38,6 +41,7 @@ EXPECTED = {
             name="Orders API",
             is_system=False,
             log_id="90020250312094517842107456389021563748219036547182930456",
+            created_by=DASHBOARD,
         )
     ],
     "api-created.sqs.json": [
@@ -47,6 +51,7 @@ EXPECTED = {
             name="Orders API",
             is_system=False,
             log_id="90020250312094517842107456389021563748219036547182930456",
+            created_by=DASHBOARD,
         ),
         ApiCreated(
             api_id="67d160b39e1f2a0047c5d8e2",
@@ -54,6 +59,7 @@ EXPECTED = {
             name="Inventory API",
             is_system=False,
             log_id="90020250312101203517228341905617724450913867725604183392",
+            created_by="Xk4Tq9LwZb2Rm7Nc1Vp8Hs3Jd6Fg0Ya5",
         ),
     ],
     "api-created-terraform.eventbridge.json": [
@@ -63,6 +69,7 @@ EXPECTED = {
             name="Billing API",
             is_system=False,
             log_id="90020250313143055210335906127748815302694418200573916624",
+            created_by="Tf7pQ2mW9xK4sL1vB8nR3cY6hJ0dG5zE",  # Terraform
         )
     ],
     "system-api.eventbridge.json": [
@@ -72,6 +79,7 @@ EXPECTED = {
             name="Auth0 Management API",
             is_system=True,
             log_id="90020250314081122004441027583396612047825903318764205539",
+            created_by=DASHBOARD,
         )
     ],
     "create-client.eventbridge.json": [

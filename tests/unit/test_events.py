@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import pickle
 import re
@@ -122,8 +123,9 @@ def sqs_record(body) -> dict:
     }
 
 
+ACTOR = "360yuN1BXP4u3tBChK5VOgekgGJ7CwLL"  # the record's client_id: the application that made the call
 EXPECTED_FACT = ApiCreated(
-    api_id=API_ID, identifier=IDENTIFIER, name="Orders API", is_system=False, log_id=LOG_ID
+    api_id=API_ID, identifier=IDENTIFIER, name="Orders API", is_system=False, log_id=LOG_ID, created_by=ACTOR
 )
 
 
@@ -317,7 +319,7 @@ def test_the_projects_own_writes_are_ignored(method, path, description, status, 
 )
 def test_name_may_be_missing_or_masked(name, expected):
     fact = parse_log_record(sapi_record(**{"data.details.response.body.name": name}))
-    assert fact == ApiCreated(API_ID, IDENTIFIER, expected, False, LOG_ID)
+    assert fact == ApiCreated(API_ID, IDENTIFIER, expected, False, LOG_ID, ACTOR)
 
 
 @pytest.mark.parametrize(
@@ -370,7 +372,7 @@ def test_request_details_other_than_method_and_path_are_optional():
             "data.date": DELETE,
         }
     )
-    assert parse_log_record(record) == EXPECTED_FACT
+    assert parse_log_record(record) == dataclasses.replace(EXPECTED_FACT, created_by=None)  # no actor recorded
 
 
 def test_system_api_is_reported_not_skipped_here():
@@ -383,7 +385,7 @@ def test_system_api_is_reported_not_skipped_here():
     )
     fact = parse_log_record(record)
     assert fact == ApiCreated(
-        API_ID, "https://acme.eu.auth0.com/api/v2/", "Auth0 Management API", True, LOG_ID
+        API_ID, "https://acme.eu.auth0.com/api/v2/", "Auth0 Management API", True, LOG_ID, ACTOR
     )
 
 
@@ -728,6 +730,7 @@ def test_recorded_201_response_body_is_an_api_creation():
         name="Test Resource Server (Aug  6 16:12:15.127)",
         is_system=False,
         log_id=LOG_ID,
+        created_by=ACTOR,
     )
 
 

@@ -181,7 +181,8 @@ class CallStats:
     management_calls: int = 0
     token_requests: int = 0
     rate_limited: int = 0  # 429 answers, from the Management API and the token endpoint
-    rate_limit_wait_seconds: float = 0.0
+    rate_limit_wait_seconds: float = 0.0  # waits after a 429, and before a call that would empty the bucket
+    paced: int = 0  # calls held back to keep the tenant's reserve (MANAGEMENT_API_RATE_SHARE)
     scope_refreshes: int = 0  # tokens dropped and fetched again after a 403 insufficient_scope
     unusable_tokens: int = 0  # tokens dropped because they could not be sent at all
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -295,6 +296,34 @@ def _until_reset(headers: Mapping[str, str], now: float) -> float | None:
         return None
     until = reset - now
     return until if math.isfinite(until) and until > 0 else None
+
+
+def _reserve_wait(headers: Mapping[str, str], now: float, share: float) -> float:
+    """Seconds to hold the next Management API call so that the tenant's bucket keeps
+    ``(1 - share)`` of its tokens for the tenant's other clients (0: go ahead).
+
+    Written by hand because it reads Auth0's own ``x-ratelimit-*`` headers: every instance sees the
+    same shared bucket in them, so no coordination beyond the headers is needed. Above the reserve
+    the product spends freely (a burst of new APIs drains at the tenant's rate when nobody else
+    needs it); at or below it, it waits for as many tokens to come back as it would take to stay
+    above the reserve after one more call. The refill rate is read off the headers like
+    :func:`_rate_limit_wait` does: (time until full) / (tokens missing). Headers that say nothing
+    usable hold a call only when the bucket is empty.
+    """
+    try:
+        limit = int(headers["x-ratelimit-limit"])
+        remaining = int(headers["x-ratelimit-remaining"])
+    except (KeyError, ValueError, TypeError):
+        return 0.0
+    reserve = (1.0 - share) * limit
+    if limit <= 0 or remaining > reserve:
+        return 0.0
+    until_full = _until_reset(headers, now)
+    missing = limit - remaining
+    if until_full is None or missing <= 0:
+        return FALLBACK_RATE_LIMIT_WAIT if remaining <= 0 else 0.0
+    per_token = max(MIN_RATE_LIMIT_WAIT, (until_full - 0.5) / missing)
+    return per_token * (math.floor(reserve - remaining) + 1)
 
 
 def _rate_limit_wait(response: requests.Response, now: float) -> float:
@@ -556,7 +585,13 @@ class ManagementApi:
         # can meet several 429s in a row: a count of 5 sent records back to the queue (a visibility
         # timeout later) with time left to wait, which cost a burst's drain ~25% (see bench/).
         max_rate_limit_waits: int = 100,
+        # The share of the tenant's Management API bucket this client may use (see _reserve_wait);
+        # 1.0: all of it (wait only before a call that would find the bucket empty).
+        rate_share: float = 1.0,
     ):
+        if not 0 < rate_share <= 1:
+            raise ValueError("rate_share must be in (0, 1]")
+        self._rate_share = rate_share
         self._base = base_url.rstrip("/") + "/api/v2"
         self._tokens = tokens
         self._session = session or new_session()
@@ -617,8 +652,20 @@ class ManagementApi:
     def patch_client(self, client_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("PATCH", "/clients/{id}", client_id, json=body)
 
+    # ---- client grants
+
     def create_client_grant(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/client-grants", json=body)
+
+    def update_client_grant(self, grant_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("PATCH", "/client-grants/{id}", grant_id, json=body)
+
+    def iter_client_grants(self, *, client_id: str | None = None, audience: str | None = None,
+                           subject_type: str | None = None, per_page: int = 100) -> Iterator[dict[str, Any]]:
+        """Client grants, filtered as ``GET /api/v2/client-grants`` allows, page by page."""
+        params = {name: value for name, value in (("client_id", client_id), ("audience", audience),
+                                                  ("subject_type", subject_type)) if value}
+        return self._pages("/client-grants", "client_grants", params, per_page)
 
     def _pages(self, route: str, key: str, params: Mapping[str, Any], per_page: int) -> Iterator[dict[str, Any]]:
         """Page-based listing (``page``/``per_page``/``include_totals``); the body is the
@@ -728,22 +775,21 @@ class ManagementApi:
             )
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        """After the bucket's last token, let the next call wait for one to come back (no 429)."""
-        remaining = response.headers.get("x-ratelimit-remaining")
-        if remaining is None or response.status_code == 429:
+        """After an answer that shows the bucket at or below the reserve left to the tenant's other
+        clients (the last token, with a share of 1), let the next call wait for tokens to come back."""
+        if response.status_code == 429:
             return
-        try:
-            empty = int(remaining) <= 0
-        except ValueError:
-            return
-        if empty:
-            now = self._clock()
+        now = self._clock()
+        wait = _reserve_wait(response.headers, now, self._rate_share)
+        if wait > 0:
+            # A little jitter, so that instances reading the same headers do not all go at once.
+            wait *= random.uniform(1.0, 1.25)  # noqa: S311 - jitter, not cryptography
             with self._pace_lock:
-                self._not_before = max(self._not_before, now + _rate_limit_wait(response, now))
+                self._not_before = max(self._not_before, now + wait)
 
     def _pace(self) -> None:
         with self._pace_lock:
             wait = self._not_before - self._clock()
         if wait > 0 and self.deadline.allows_wait(wait):
-            self.stats.add(rate_limit_wait_seconds=wait)
+            self.stats.add(rate_limit_wait_seconds=wait, paced=1)
             self._sleep(wait)

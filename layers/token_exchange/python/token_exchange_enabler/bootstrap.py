@@ -123,7 +123,7 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
     tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event,
                            secrets_client=cache_client, **TOKEN_REFRESH)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
-                        stats=stats)
+                        stats=stats, rate_share=config.rate_share)
     # The per-API locks (locks.py): in the table when there is one, shared by every instance,
     # the sweep and the operator tools; else within this process only.
     locks: ApiLocks = (DynamoDbLocks(config.idempotency_table, aws("dynamodb") if aws else None)

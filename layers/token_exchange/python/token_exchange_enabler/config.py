@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +26,31 @@ MODES = (MODE_ON_BEHALF_OF, MODE_LEGACY)
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+
+
+# The share of the tenant's Management API bucket the product may use when nothing says otherwise:
+# half. The product is a background job sharing one bucket with every other client of the tenant
+# (Terraform and Deploy CLI runs, the Dashboard, the customer's own services); keeping half of the
+# bucket's burst in reserve lets them go on as if the product were not there, while a burst of new
+# APIs still drains at the tenant's rate whenever nobody else is using it.
+DEFAULT_RATE_SHARE = 0.5
+_SCOPE = re.compile(r"^[^\s\x00-\x1f]{1,280}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamGrant:
+    """One entry of ``DOWNSTREAM_GRANTS``: a user-delegated grant from each Custom API client to
+    ``audience``, for ``scopes`` (None: every scope of that API, Auth0's ``allow_all_scopes``)."""
+
+    audience: str
+    scopes: tuple[str, ...] | None
+
+    @property
+    def all_scopes(self) -> bool:
+        return self.scopes is None
+
+    def describe(self) -> str:
+        return f"{self.audience} ({'all scopes' if self.scopes is None else ' '.join(self.scopes)})"
 
 
 class ConfigError(ValueError):
@@ -46,7 +72,9 @@ class Config:
     idempotency_table: str | None = None
     skip_identifier_patterns: tuple[str, ...] = ()
     dry_run: bool = False
-    grant_audiences: tuple[str, ...] = ()
+    downstream_grants: tuple[DownstreamGrant, ...] = ()
+    rate_share: float = DEFAULT_RATE_SHARE
+    skip_created_by_client_ids: frozenset[str] = frozenset()
     client_name_suffix: str = " (token exchange)"
     http_timeout: tuple[float, float] = field(default=(3.05, 10.0))
 
@@ -109,9 +137,15 @@ class Config:
             except ValueError:
                 problems.append(f"AUTH0_HTTP_TIMEOUT must be seconds between 0 and 300, got {_shorten(timeout_text)!r}")
 
-        grants = _csv(env.get("DOWNSTREAM_GRANT_AUDIENCES", ""))
+        if env.get("DOWNSTREAM_GRANT_AUDIENCES", "").strip():
+            problems.append(
+                "DOWNSTREAM_GRANT_AUDIENCES is no longer read (its grants allowed no scope): set DOWNSTREAM_GRANTS, "
+                'a JSON object from audience to scopes, e.g. {"https://orders.acme.com": ["read:orders"]}, '
+                'or "*" for all of that API\'s scopes')
+        grants = _downstream_grants(env.get("DOWNSTREAM_GRANTS", "").strip(), problems)
         if grants and mode != MODE_ON_BEHALF_OF:
-            problems.append("DOWNSTREAM_GRANT_AUDIENCES applies only to TOKEN_EXCHANGE_MODE=on_behalf_of")
+            problems.append("DOWNSTREAM_GRANTS applies only to TOKEN_EXCHANGE_MODE=on_behalf_of")
+        rate_share = _rate_share(env.get("MANAGEMENT_API_RATE_SHARE", "").strip(), problems)
 
         if problems:
             raise ConfigError(problems)
@@ -125,7 +159,9 @@ class Config:
             idempotency_table=env.get("IDEMPOTENCY_TABLE_NAME", "").strip() or None,
             skip_identifier_patterns=_csv(env.get("SKIP_IDENTIFIER_PATTERNS", "")),
             dry_run=dry_run in _TRUE,
-            grant_audiences=grants,
+            downstream_grants=grants,
+            rate_share=rate_share,
+            skip_created_by_client_ids=frozenset(_csv(env.get("SKIP_CREATED_BY_CLIENT_IDS", ""))),
             http_timeout=timeout,
         )
 
@@ -155,6 +191,52 @@ def status_settings(environ: Mapping[str, str]) -> dict[str, object]:
         "auth0_domain": environ.get("AUTH0_DOMAIN", "").strip() or None,
         "skip_identifier_patterns": environ.get("SKIP_IDENTIFIER_PATTERNS", "").strip() or None,
     }
+
+
+def _downstream_grants(text: str, problems: list[str]) -> tuple[DownstreamGrant, ...]:
+    """``DOWNSTREAM_GRANTS``: ``{"<audience>": ["<scope>", ...] | "*"}``; each bad entry is named."""
+    if not text:
+        return ()
+    example = 'e.g. {"https://orders.acme.com": ["read:orders"], "urn:acme:billing": "*"}'
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        problems.append(f"DOWNSTREAM_GRANTS is not valid JSON ({getattr(error, 'msg', error)}); {example}")
+        return ()
+    if not isinstance(value, dict):
+        problems.append("DOWNSTREAM_GRANTS must be a JSON object from audience to a list of scopes or "
+                        f'"*"; {example}')
+        return ()
+    grants = []
+    for audience, scopes in value.items():
+        where = f"DOWNSTREAM_GRANTS[{_shorten(audience)!r}]"
+        if not audience.strip() or audience != audience.strip():
+            problems.append(f"{where}: an audience must be an API identifier, without surrounding spaces")
+            continue
+        if scopes == "*":
+            grants.append(DownstreamGrant(audience, None))
+        elif isinstance(scopes, list) and scopes and all(isinstance(s, str) and _SCOPE.match(s) for s in scopes):
+            grants.append(DownstreamGrant(audience, tuple(dict.fromkeys(scopes))))
+        elif scopes == []:
+            problems.append(f"{where}: an empty list grants nothing; list the scopes, use \"*\", or remove the entry")
+        else:
+            problems.append(f"{where} must be a list of scopes (strings without spaces) or \"*\", "
+                            f"got {_shorten(json.dumps(scopes))}")
+    return tuple(grants)
+
+
+def _rate_share(text: str, problems: list[str]) -> float:
+    if not text:
+        return DEFAULT_RATE_SHARE
+    try:
+        share = float(text)
+    except ValueError:
+        share = float("nan")
+    if not 0 < share <= 1:  # also refuses NaN
+        problems.append("MANAGEMENT_API_RATE_SHARE must be a number with 0 < share <= 1 (e.g. 0.5), "
+                        f"got {_shorten(text)!r}")
+        return DEFAULT_RATE_SHARE
+    return share
 
 
 def _flag_problem(name: str, value: str) -> str:

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .config import MODE_LEGACY, Config
+from .config import MODE_LEGACY, Config, DownstreamGrant
 from .errors import PermanentFailure
 
 OBO_PROFILE = "on_behalf_of_token_exchange"
+USER_SUBJECT = "user"  # a user-delegated client grant (On-Behalf-Of), as opposed to "client" (M2M)
+# How the project's clients are told apart (operators, the sweep, configuration-as-code tools).
+MANAGED_BY = {"managed_by": "token-exchange-enabler"}
 _LEGACY_SUBJECT_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 (not a credential)
 LEGACY_BODY = {"token_exchange": [{"enabled_subject_token_types": _LEGACY_SUBJECT_TYPE}]}
 CUSTOM_API_APP_TYPE = "resource_server"
@@ -49,7 +52,7 @@ class Action(StrEnum):
     CREATE_CLIENT = "create_client"
     ENABLE_ON_CLIENT = "enable_on_client"
     PATCH_RESOURCE_SERVER = "patch_resource_server"
-    ENSURE_GRANTS = "ensure_grants"  # enabled already; only the downstream grants to make sure of
+    ENSURE_GRANTS = "ensure_grants"  # enabled already; only downstream grants to create or correct
 
 
 class Status(StrEnum):
@@ -80,6 +83,7 @@ class ApiRef:
     # False: ``api_id`` is what an operator typed (an id or an identifier): it must be read to
     # learn the API's id, and "not found" means the input names no API.
     known_id: bool = True
+    created_by: str | None = None  # the application that created it (an event's client_id)
 
     @classmethod
     def from_operator(cls, given: str) -> ApiRef:
@@ -126,13 +130,52 @@ class ClientState:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantState:
+    """A user-delegated client grant as read from Auth0."""
+
+    grant_id: str
+    audience: str
+    scopes: tuple[str, ...] = ()
+    all_scopes: bool = False
+
+    @classmethod
+    def from_auth0(cls, grant: Mapping[str, Any]) -> GrantState:
+        return cls(grant_id=str(grant.get("id") or ""), audience=str(grant.get("audience") or ""),
+                   scopes=tuple(grant.get("scope") or ()), all_scopes=bool(grant.get("allow_all_scopes")))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantChange:
+    """A downstream grant to create (``grant_id`` None) or to bring to the configured scopes."""
+
+    audience: str
+    scopes: tuple[str, ...] | None  # None: every scope of the audience (allow_all_scopes)
+    grant_id: str | None = None
+
+    def create_body(self, client_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"client_id": client_id, "audience": self.audience, "subject_type": USER_SUBJECT}
+        return body | self.update_body()
+
+    def update_body(self) -> dict[str, Any]:
+        if self.scopes is None:
+            return {"scope": [], "allow_all_scopes": True}
+        return {"scope": list(self.scopes), "allow_all_scopes": False}
+
+    def describe(self) -> str:
+        verb = "create" if self.grant_id is None else "update"
+        return f"{verb} {DownstreamGrant(self.audience, self.scopes).describe()}"
+
+
+@dataclass(frozen=True, slots=True)
 class Observed:
-    """What an entry point read: the API (None: Auth0 says it does not exist) and its Custom API
-    client (None: it has none; not looked up in ``legacy_resource_server`` mode)."""
+    """What an entry point read: the API (None: Auth0 says it does not exist), its Custom API
+    client (None: it has none; not looked up in ``legacy_resource_server`` mode) and that client's
+    user-delegated grants (None: not read — no client, or no downstream grants configured)."""
 
     ref: ApiRef
     api: ApiState | None
     client: ClientState | None = None
+    grants: tuple[GrantState, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +190,7 @@ class Plan:
     client_id: str | None = None
     create_body: Mapping[str, Any] | None = None  # CREATE_CLIENT
     token_exchange: Mapping[str, Any] | None = None  # ENABLE_ON_CLIENT: the whole merged object
-    grant_audiences: tuple[str, ...] = ()  # downstream grants to make sure of, after the action
+    grant_changes: tuple[GrantChange, ...] = ()  # downstream grants to create or correct, after the action
     not_found: bool = False  # SKIP because Auth0 does not know the API
 
     @property
@@ -160,10 +203,10 @@ class Plan:
             Action.CREATE_CLIENT: "would create its Custom API client with On-Behalf-Of enabled",
             Action.ENABLE_ON_CLIENT: f"would enable On-Behalf-Of on Custom API client {self.client_id}",
             Action.PATCH_RESOURCE_SERVER: "would PATCH the resource server's token_exchange field",
-            Action.ENSURE_GRANTS: "On-Behalf-Of already enabled",
+            Action.ENSURE_GRANTS: "On-Behalf-Of already enabled, grants differ",
         }.get(self.action, self.reason)
-        if self.grant_audiences:
-            text += "; would make sure of the downstream grants to " + ", ".join(self.grant_audiences)
+        if self.grant_changes:
+            text += "; would " + ", ".join(change.describe() for change in self.grant_changes)
         return text
 
 
@@ -214,8 +257,12 @@ def skip_reason(config: Config, identifier: str | None, is_system: bool) -> str 
 
 
 def plan_from_ref(ref: ApiRef, config: Config) -> Plan | None:
-    """A skip that needs no read (a system or excluded API named by its event), else None."""
+    """A skip that needs no read (a system or excluded API named by its event, or one created by
+    an application listed in SKIP_CREATED_BY_CLIENT_IDS), else None."""
     reason = skip_reason(config, ref.identifier, ref.is_system)
+    if reason is None and ref.created_by and ref.created_by in config.skip_created_by_client_ids:
+        reason = (f"created by client {ref.created_by}, listed in SKIP_CREATED_BY_CLIENT_IDS: "
+                  "that tool manages its Custom API client")
     if reason:
         return Plan(Action.SKIP, ref.api_id, ref.identifier, reason, name=ref.name)
     return None
@@ -241,27 +288,50 @@ def plan(observed: Observed, config: Config) -> Plan:
         return Plan(Action.PATCH_RESOURCE_SERVER, api.api_id, api.identifier,
                     "token_exchange not set on the resource server", name=api.name)
 
-    grants = tuple(config.grant_audiences)
     client = observed.client
     if client is None:
         body = {
             "name": client_name(api.name or ref.name, api.identifier, config.client_name_suffix),
             "app_type": CUSTOM_API_APP_TYPE,
             "resource_server_identifier": api.identifier,
+            # As Auth0's own tools create clients (the Terraform provider, the quickstarts), tagged so
+            # that operators and configuration-as-code tools can tell it apart. is_first_party is not
+            # sent: Auth0's default is a first-party client, which is never turned third-party here.
+            "oidc_conformant": True,
+            "client_metadata": dict(MANAGED_BY),
             "token_exchange": {"allow_any_profile_of_type": [OBO_PROFILE]},
         }
         return Plan(Action.CREATE_CLIENT, api.api_id, api.identifier, "it has no Custom API client",
-                    name=api.name, create_body=body, grant_audiences=grants)
+                    name=api.name, create_body=body, grant_changes=grant_changes(config.downstream_grants, ()))
+    changes = grant_changes(config.downstream_grants, observed.grants or ())
     profiles = client.profiles
     if OBO_PROFILE in profiles:
-        action = Action.ENSURE_GRANTS if grants else Action.NONE
-        return Plan(action, api.api_id, api.identifier, "On-Behalf-Of already enabled on its Custom API client",
-                    name=api.name, client_id=client.client_id, grant_audiences=grants)
+        if changes:
+            return Plan(Action.ENSURE_GRANTS, api.api_id, api.identifier,
+                        "On-Behalf-Of already enabled; its downstream grants differ from DOWNSTREAM_GRANTS",
+                        name=api.name, client_id=client.client_id, grant_changes=changes)
+        return Plan(Action.NONE, api.api_id, api.identifier, "On-Behalf-Of already enabled on its Custom API client",
+                    name=api.name, client_id=client.client_id)
     # PATCH replaces the whole token_exchange object: keep every other profile and field.
     merged = {**client.token_exchange, "allow_any_profile_of_type": [*profiles, OBO_PROFILE]}
     return Plan(Action.ENABLE_ON_CLIENT, api.api_id, api.identifier,
                 "its Custom API client does not allow On-Behalf-Of", name=api.name, client_id=client.client_id,
-                token_exchange=merged, grant_audiences=grants)
+                token_exchange=merged, grant_changes=changes)
+
+
+def grant_changes(wanted: tuple[DownstreamGrant, ...], have: tuple[GrantState, ...]) -> tuple[GrantChange, ...]:
+    """The grants to create, and those whose scopes differ from the configured ones (brought to
+    exactly them: an operator who wants more changes DOWNSTREAM_GRANTS)."""
+    changes = []
+    for grant in wanted:
+        existing = next((h for h in have if h.audience == grant.audience), None)
+        if existing is None:
+            changes.append(GrantChange(grant.audience, grant.scopes))
+        elif grant.scopes is None and not existing.all_scopes:
+            changes.append(GrantChange(grant.audience, None, existing.grant_id))
+        elif grant.scopes is not None and (existing.all_scopes or set(existing.scopes) != set(grant.scopes)):
+            changes.append(GrantChange(grant.audience, grant.scopes, existing.grant_id))
+    return tuple(changes)
 
 
 def client_name(api_name: str | None, identifier: str, suffix: str) -> str:

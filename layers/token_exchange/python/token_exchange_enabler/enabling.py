@@ -36,10 +36,13 @@ from .config import MODE_LEGACY, Config
 from .decision import (
     CUSTOM_API_APP_TYPE,
     LEGACY_BODY,
+    USER_SUBJECT,
     Action,
     ApiRef,
     ApiState,
     ClientState,
+    GrantChange,
+    GrantState,
     Observed,
     Outcome,
     Plan,
@@ -128,7 +131,15 @@ class Enabler:
             return Observed(ref, None)
         if self.mode == MODE_LEGACY:
             return Observed(ref, api)
-        return Observed(ref, api, self._custom_api_client(api, client_hint))
+        client = self._custom_api_client(api, client_hint)
+        return Observed(ref, api, client, self._grants_of(client))
+
+    def _grants_of(self, client: ClientState | None) -> tuple[GrantState, ...] | None:
+        """The client's user-delegated grants, read only when DOWNSTREAM_GRANTS asks for some."""
+        if client is None or not self.config.downstream_grants:
+            return None
+        return tuple(GrantState.from_auth0(grant) for grant in self._call(lambda: list(self.api.iter_client_grants(
+            client_id=client.client_id, subject_type=USER_SUBJECT))))
 
     def _custom_api_client(self, api: ApiState, hint: str | None) -> ClientState | None:
         """The API's Custom API client, or None.
@@ -183,9 +194,9 @@ class Enabler:
             reason = decided.reason
         else:
             raise ValueError(f"nothing to apply for action {decided.action}")
-        if client_id and decided.grant_audiences:
-            self._ensure_grants(client_id, decided.grant_audiences)
-            reason += "; downstream grants made sure of"
+        if client_id and decided.grant_changes:
+            self._apply_grants(client_id, decided.grant_changes)
+            reason += "; downstream grants: " + ", ".join(change.describe() for change in decided.grant_changes)
         status = Status.ALREADY_ENABLED if decided.action is Action.ENSURE_GRANTS else Status.ENABLED
         return Outcome(status, decided.api_id, reason, identifier=decided.identifier, name=decided.name,
                        action=decided.action, client_id=client_id, created_client=created)
@@ -202,17 +213,25 @@ class Enabler:
                 ) from None
             raise permanent_from(error) from None
 
-    def _ensure_grants(self, client_id: str, audiences: tuple[str, ...]) -> None:
-        """User-delegated grants from the Custom API client to each downstream API."""
-        for audience in audiences:
+    def _apply_grants(self, client_id: str, changes: tuple[GrantChange, ...]) -> None:
+        """User-delegated grants from the Custom API client to each downstream API, created or
+        brought to the configured scopes."""
+        for change in changes:
             try:
-                grant = {"client_id": client_id, "audience": audience, "scope": [], "subject_type": "user"}
-                self._call(partial(self.api.create_client_grant, grant), passing=(NotFound, Conflict))
+                if change.grant_id is None:
+                    self._call(partial(self.api.create_client_grant, change.create_body(client_id)),
+                               passing=(NotFound, Conflict))
+                else:
+                    self._call(partial(self.api.update_client_grant, change.grant_id, change.update_body()))
             except Conflict:
-                continue  # already granted
+                raise StateChanged(f"a grant from client {client_id} to {change.audience} appeared while it was "
+                                   "being made; the next attempt reads the grants again") from None
             except NotFound:
+                if change.grant_id is not None:
+                    raise StateChanged(f"grant {change.grant_id} was deleted while it was being updated; the next "
+                                       "attempt reads the grants again") from None
                 raise PermanentFailure(
-                    f"downstream API {audience!r} (DOWNSTREAM_GRANT_AUDIENCES) is not an API of this tenant: "
+                    f"downstream API {change.audience!r} (DOWNSTREAM_GRANTS) is not an API of this tenant: "
                     "create it or remove it from the setting", configuration=True) from None
 
     def _call(self, run: Callable[[], Any], *, passing: tuple[type[Auth0Error], ...] = (NotFound,)) -> Any:

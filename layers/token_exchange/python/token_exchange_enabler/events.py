@@ -74,6 +74,7 @@ class ApiCreated:
     name: str | None
     is_system: bool
     log_id: str
+    created_by: str | None = None  # the record's client_id: the application that created the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +234,14 @@ def _classify(data: Mapping, log_id: str | None) -> Fact:
     if log_id is None:
         raise MalformedEvent("API creation record has no usable log_id")
     name = body.get("name")
+    actor = data.get("client_id")
     return ApiCreated(
         api_id=api_id,
         identifier=identifier,
         name=name if isinstance(name, str) and name else None,
         is_system=is_system,
         log_id=log_id,
+        created_by=actor.strip() or None if isinstance(actor, str) else None,
     )
 
 

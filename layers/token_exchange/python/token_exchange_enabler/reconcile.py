@@ -39,9 +39,11 @@ from .config import MODE_ON_BEHALF_OF, Config
 from .decision import (
     CUSTOM_API_APP_TYPE,
     OBO_PROFILE,
+    USER_SUBJECT,
     ApiRef,
     ApiState,
     ClientState,
+    GrantState,
     Observed,
     Outcome,
     Plan,
@@ -149,11 +151,12 @@ class Reconciler:
         transient_in_a_row = 0
         try:
             clients = _ClientIndex(self._custom_api_clients()) if config.mode == MODE_ON_BEHALF_OF else None
+            grants = self._user_grants() if clients is not None and config.downstream_grants else None
             for server in self._api.iter_resource_servers(per_page=self._per_page):
                 if self._should_stop():
                     report.stopped = self._stopped_as
                     break
-                result = self._one(server, clients)
+                result = self._one(server, clients, grants)
                 report.results.append(result)
                 counts[result.status] = counts.get(result.status, 0) + 1
                 self._progress(len(report.results), counts)
@@ -180,14 +183,26 @@ class Reconciler:
         return list(self._api.iter_clients(app_type=CUSTOM_API_APP_TYPE, fields=CLIENT_FIELDS,
                                            per_page=min(self._per_page, 100)))
 
+    def _user_grants(self) -> dict[str, tuple[GrantState, ...]]:
+        """The user-delegated grants to each configured downstream API, by client: one listing per
+        audience, so that an API whose grants are right costs no call of its own."""
+        by_client: dict[str, list[GrantState]] = {}
+        for wanted in self._config.downstream_grants:
+            for grant in self._api.iter_client_grants(audience=wanted.audience, subject_type=USER_SUBJECT,
+                                                      per_page=min(self._per_page, 100)):
+                by_client.setdefault(str(grant.get("client_id")), []).append(GrantState.from_auth0(grant))
+        return {client_id: tuple(found) for client_id, found in by_client.items()}
+
     # ---- one API
 
-    def _one(self, server: Mapping[str, Any], clients: _ClientIndex | None) -> Outcome:
+    def _one(self, server: Mapping[str, Any], clients: _ClientIndex | None,
+             grants: Mapping[str, tuple[GrantState, ...]] | None) -> Outcome:
         api = ApiState.from_auth0(server)
         ref = ApiRef(api_id=api.api_id, identifier=api.identifier, name=api.name, is_system=api.is_system)
         client = clients.of(api) if clients is not None else None
+        its_grants = grants.get(client.client_id, ()) if grants is not None and client is not None else None
         try:
-            listed = self._enabler.plan(Observed(ref, api, client))
+            listed = self._enabler.plan(Observed(ref, api, client, its_grants))
         except PermanentFailure as failure:
             return failed(ref, failure.reason, failure.kind)
         unseen_link = clients is not None and api.client_id is not None and client is None

@@ -124,7 +124,7 @@ class Worker:
 
     def handle(self, event: Any, context: Any) -> dict:
         self._set_deadline(Deadline.from_context(context))
-        rate_limited_before = self._stats.rate_limited
+        rate_limited_before, paced_before = self._stats.rate_limited, self._stats.paced
         try:
             if isinstance(event, Mapping) and is_sqs_event(event):
                 return self._handle_sqs(event, context)
@@ -135,6 +135,7 @@ class Worker:
             )
         finally:
             self._instruments.count("RateLimited", self._stats.rate_limited - rate_limited_before)
+            self._instruments.count("PacedCalls", self._stats.paced - paced_before)
 
     def _handle_sqs(self, event: Mapping, context: Any) -> dict:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -179,7 +180,8 @@ class Worker:
             self._instruments.count("IgnoredEvents")
             result = {"status": "ignored", "reason": fact.reason, "log_id": fact.log_id}
             return result
-        ref = ApiRef(api_id=fact.api_id, identifier=fact.identifier, name=fact.name, is_system=fact.is_system)
+        ref = ApiRef(api_id=fact.api_id, identifier=fact.identifier, name=fact.name, is_system=fact.is_system,
+                     created_by=fact.created_by)
         started = time.monotonic()
         try:
             outcome = self._enabler.enable(ref, time_left=_time_left(context))
