@@ -412,3 +412,14 @@ def test_the_client_is_created_the_way_auth0s_own_tools_create_it():
     assert client["oidc_conformant"] is True
     assert client["client_metadata"] == {"managed_by": "token-exchange-enabler"}
     assert client.get("is_first_party", True) is True  # never third-party
+
+
+def test_a_tenant_at_its_plans_application_limit_is_a_configuration_failure_saying_what_to_do():
+    api = FakeApi()
+    api.fail["create_client"] = Forbidden("You reached the limit of entities of this type for this tenant.",
+                                          status=403, error="Forbidden", error_code="too_many_entities")
+    with pytest.raises(PermanentFailure) as caught:
+        obo(api).enable(REF)
+    assert caught.value.configuration
+    assert "plan's entity limit" in caught.value.reason and "Delete applications" in caught.value.reason
+    assert api.calls.count("create_client") == 1  # not retried

@@ -60,8 +60,18 @@ class StateChanged(TryAgain):
     """What a write was built from changed under it (e.g. the client was deleted meanwhile)."""
 
 
+# A create beyond the tenant's plan limits (Auth0's Entity Limit Policy): 403 too_many_entities.
+TOO_MANY_ENTITIES = "too_many_entities"
+
+
 def permanent_from(error: Auth0Error) -> PermanentFailure:
     """The operator's view of an Auth0 error that retrying will not fix."""
+    if error.error_code == TOO_MANY_ENTITIES or "limit of entities" in (error.message or ""):
+        return PermanentFailure(
+            f"the tenant reached its plan's entity limit ({error}): every Custom API client is an application "
+            "and every downstream grant a client grant, and the plan caps both. Delete applications or grants "
+            "that are no longer used, or move to a plan with higher limits, then replay this record",
+            configuration=True)
     if error.configuration:
         hint = ""
         if error.error_code == "insufficient_scope":
