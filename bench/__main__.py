@@ -6,9 +6,16 @@ Measurements (``--only`` takes their names, comma-separated):
   calls   Management API calls per new API, per mode
   drain   drain time of a burst of new APIs against the Enterprise and Free buckets, vs the ideal
   cold    cold init of the worker vs ``import boto3`` and the auth0-python import
+  first_record  cold start to the first record's outcome (import + first invocation, token cache empty
+          and warm) vs the naive and auth0-python peers, with the phases it spends its time in
   memory  peak memory of a warm worker instance (and of the peers)
   size    deployable size: function + layer, zipped
   cpu     CPU per record with the network faked, vs a trivial handler
+  cost    AWS cost of enabling 1,000 new APIs at us-east-1 list prices: the product and both peers
+          (with first_record selected too, also for APIs arriving one at a time at a cold function)
+
+Only the cold-start and cost figures, for instance: ``make bench ARGS="--only first_record,cost"``
+(add ``--quick`` for small counts).
 
 A full run writes bench/results.md and bench/results.json; a ``--quick`` or ``--only`` run writes
 to bench/.cache/ unless ``--out`` says where. Progress goes to stderr; the table (or, with
@@ -29,7 +36,7 @@ from pathlib import Path
 
 from bench.common import BENCH_DIR, CACHE_DIR, auth0_sdk_view, progress
 
-NAMES = ("cpu", "size", "cold", "calls", "tokens", "memory", "drain")  # the order they run in
+NAMES = ("cpu", "size", "cold", "first_record", "calls", "tokens", "memory", "drain", "cost")  # the order they run in
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,7 +56,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(names: list[str], quick: bool) -> dict:
-    from bench import measure_calls, measure_cpu, measure_drain, measure_footprint, measure_tokens
+    from bench import (
+        first_record,
+        measure_calls,
+        measure_cost,
+        measure_cpu,
+        measure_drain,
+        measure_footprint,
+        measure_tokens,
+    )
 
     started = time.monotonic()
     results: dict = {"meta": {
@@ -62,7 +77,8 @@ def run(names: list[str], quick: bool) -> dict:
             "--no-compile), so its modules are compiled at each cold start.",
         ]}}
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        sdk_view = auth0_sdk_view(Path(work)) if {"tokens", "cold", "memory"} & set(names) else Path(work)
+        needs_sdk = {"tokens", "cold", "memory", "first_record", "cost"}
+        sdk_view = auth0_sdk_view(Path(work)) if needs_sdk & set(names) else Path(work)
         for name in NAMES:
             if name not in names:
                 continue
@@ -72,6 +88,8 @@ def run(names: list[str], quick: bool) -> dict:
                 results["size"] = measure_footprint.measure_size(quick)
             elif name == "cold":
                 results["cold"] = measure_footprint.measure_cold(quick, sdk_view)
+            elif name == "first_record":
+                results["first_record"] = first_record.measure(quick, sdk_view)
             elif name == "calls":
                 results["calls"] = measure_calls.measure(quick)
             elif name == "tokens":
@@ -80,6 +98,8 @@ def run(names: list[str], quick: bool) -> dict:
                 results["memory"] = measure_footprint.measure_memory(quick, sdk_view, results.get("tokens"))
             elif name == "drain":
                 results["drain"] = measure_drain.measure(quick)
+            elif name == "cost":
+                results["cost"] = measure_cost.measure(quick, sdk_view, results.get("first_record"))
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     return results
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ FUNCTION_DIR = ROOT / "functions" / "enable_token_exchange"
 # batch that is still being processed be delivered a second time.
 VISIBILITY_TIMEOUT = 60
 
-_STARTED = time.monotonic()
+# A measurement run in a child process is given the parent's start (the monotonic clock is the
+# machine's), so that its progress lines count from the same moment.
+STARTED = float(os.environ.get("BENCH_STARTED") or time.monotonic())
 
 
 def progress(text: str) -> None:
     """One line on stderr, with the time since the benchmark started."""
-    print(f"[bench {time.monotonic() - _STARTED:6.1f}s] {text}", file=sys.stderr, flush=True)
+    print(f"[bench {time.monotonic() - STARTED:6.1f}s] {text}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # "≈ 1.0 token request per lifetime" is read as at most 1.2.
@@ -59,6 +60,39 @@ def target_rows(results: dict) -> list[dict[str, Any]]:
             "product": f"{cold['ratio_to_auth0_python_import']} × auth0-python",
             "baseline": f"auth0-python import {probes['auth0-python import']['median_ms']} ms",
             "target": "≤ 0.6 × auth0-python", "met": cold["ratio_to_auth0_python_import"] <= 0.6})
+    first = results.get("first_record")
+    if first:
+        c = first["contenders"]
+        naive, sdk = c["naive"]["import_and_first_invocation"], c["auth0_python"]["import_and_first_invocation"]
+        for name in ("product, token cache empty", "product, token cache warm"):
+            p = c[name]
+            rows.append({
+                "figure": f"cold start to the first record's outcome, {name.split(', ')[1]} (import + first "
+                          f"invocation, median of {first['runs']} fresh processes)",
+                "product": f"{p['import_and_first_invocation']['median_ms']} ms = {p['ratio_to_naive']} × naive",
+                "baseline": f"naive {naive['median_ms']} ms · auth0-python {sdk['median_ms']} ms "
+                            f"({c['auth0_python']['ratio_to_naive']} × naive)",
+                "target": f"≤ {first['target_ratio_to_naive']} × naive",
+                "met": p["ratio_to_naive"] <= first["target_ratio_to_naive"]})
+    cost = results.get("cost")
+    if cost:
+        b = cost["burst"]
+        rows.append({
+            "figure": f"AWS cost of enabling {cost['apis']:,} new APIs at once (us-east-1 list prices; "
+                      f"measured on {cost['measured_apis']:,})",
+            "product": f"{_usd(b['product']['total_usd'])} (+ ${b['product']['per_month']['usd']:.2f}/month)",
+            "baseline": f"naive {_usd(b['naive']['total_usd'])} · auth0-python {_usd(b['auth0_python']['total_usd'])} "
+                        f"(+ ${b['naive']['per_month']['usd']:.2f}/month each)",
+            "target": "—", "met": None})
+        one = cost.get("one_at_a_time")
+        if one:
+            rows.append({
+                "figure": f"AWS cost of enabling {cost['apis']:,} new APIs one at a time, each at a cold function",
+                "product": f"{_usd(one['product, token cache empty']['total_usd'])} (token cache empty) · "
+                           f"{_usd(one['product, token cache warm']['total_usd'])} (warm)",
+                "baseline": f"naive {_usd(one['naive']['total_usd'])} · auth0-python "
+                            f"{_usd(one['auth0_python']['total_usd'])}",
+                "target": "—", "met": None})
     size = results.get("size")
     if size:
         rows.append({
@@ -142,6 +176,9 @@ def details(results: dict) -> str:
         for name, p in cold["probes"].items():
             out.append(f"| {name} | {p['median_ms']} | {p['min_ms']} | {p['max_ms']} | {p['peak_rss_mb']} | "
                        f"{p['modules']} |")
+    first = results.get("first_record")
+    if first:
+        out += _first_record(first)
     memory = results.get("memory")
     if memory:
         m = memory["peak_rss_mb"]
@@ -161,7 +198,137 @@ def details(results: dict) -> str:
                 f"trivial handler {cpu['baseline_cpu_us_per_record']} µs "
                 f"({cpu['baseline_wall_us_per_record']} µs wall); failed records {cpu['failed_records']}; faked Auth0 "
                 "calls: " + ", ".join(f"{k} {v}" for k, v in cpu["fake_auth0_calls"].items()) + "."]
+    cost = results.get("cost")
+    if cost:
+        out += _cost(cost)
     return "\n".join(out)
+
+
+def _first_record(first: dict) -> list[str]:
+    c = first["contenders"]
+    out = ["", "#### Cold start to the first record's outcome", "",
+           f"A fresh `-I -S` interpreter per sample ({first['setting']}) imports the handler and invokes it once "
+           "with one \"API created\" record of an API created just before; median of "
+           f"{first['runs']} per contender, contenders taking turns. Ratio: import + first invocation / the naive "
+           "peer's, same run.", "",
+           "| contender | import + first invocation (ms) | min | max | import (ms) | first invocation (ms) "
+           "| interpreter start (ms) | spawn to outcome (ms) | modules | ratio to naive |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for p in c.values():
+        f = p["import_and_first_invocation"]
+        out.append(f"| {p['label']} | {f['median_ms']} | {f['min_ms']} | {f['max_ms']} | {p['import']['median_ms']} "
+                   f"| {p['first_invocation']['median_ms']} | {p['interpreter_start']['median_ms']} | "
+                   f"{p['spawn_to_outcome']['median_ms']} | {p['modules']} | {p['ratio_to_naive']} |")
+    phases = [name for name, p in c.items() if p["phases"]]
+    if not phases:
+        return out
+    names = sorted({k for n in phases for k in c[n]["phases"]},
+                   key=lambda k: -max(c[n]["phases"].get(k, {}).get("total_ms", 0.0) for n in phases))
+    out += ["", f"Where the time goes: median exclusive ms per phase over {first['phase_runs']} phase-stamped "
+            "processes per contender (perf_counter stamps around module loading, boto3 session and client creation, "
+            "each AWS call and each HTTP request to Auth0; \"other Python\" is the rest: the handler's own logic, "
+            "logging, metrics). Cells: init (import) + first invocation = total, ×calls.", "",
+            "| phase | " + " | ".join(c[n]["label"] for n in phases) + " |",
+            "| --- |" + " --- |" * len(phases)]
+    for key in names:
+        cells = []
+        for n in phases:
+            p = c[n]["phases"].get(key)
+            if p is None or (p["total_ms"] == 0 and not p["calls"]):
+                cells.append("—")
+                continue
+            calls = f" ×{p['calls']}" if p["calls"] else ""
+            split = f"{p['init_ms']} + {p['invoke_ms']} = " if p["init_ms"] and p["invoke_ms"] else ""
+            cells.append(f"{split}{p['total_ms']}{calls}")
+        out.append(f"| {key} | " + " | ".join(cells) + " |")
+    if "naive" in phases:
+        base = _phase_groups(c["naive"]["phases"])
+        for name in ("product, token cache empty", "product, token cache warm"):
+            if name in phases:
+                groups = _phase_groups(c[name]["phases"])
+                out += ["", f"{c[name]['label']} minus the naive peer, by kind of phase (medians): " + ", ".join(
+                    f"{group} {groups[group] - base[group]:+.1f} ms" for group in groups) + "."]
+    return out
+
+
+PHASE_GROUPS = (("imports", ("import",)), ("boto3 sessions and clients", ("boto3 ",)), ("AWS calls", ("aws ",)),
+                ("Auth0 calls", ("auth0 ",)), ("other Python", ("other Python",)),
+                ("interpreter start-up", ("interpreter",)))
+
+
+def _phase_groups(phases: dict) -> dict[str, float]:
+    return {group: sum(p["total_ms"] for key, p in phases.items() if key.startswith(prefixes))
+            for group, prefixes in PHASE_GROUPS}
+
+
+def _usd(value: float) -> str:
+    """Dollars to three significant digits (at least cents): $0.00920, $0.0000400, $1.70."""
+    if value == 0:
+        return "$0"
+    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
+    return f"${value:,.{decimals}f}"
+
+
+def _count(value: float) -> str:
+    if value == 0:
+        return "0"
+    if value >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.6f}"
+
+
+def _cost(cost: dict) -> list[str]:
+    from bench.measure_cost import KINDS
+
+    b = cost["burst"]
+    out = ["", f"### 6. AWS cost per {cost['apis']:,} new APIs", "",
+           f"Burst: {cost['measured_apis']:,} new APIs (+ the system API) at once through the local pipeline with "
+           "the template's settings, the Enterprise bucket and 24 h tokens; every AWS request counted through a proxy "
+           f"in front of moto; counts scaled to {cost['apis']:,} new APIs. Lambda GB-s: each invocation's wall time "
+           f"(cold starts included), rounded up to the ms, × MemorySize {cost['memory_mb']} MB from template.yaml. "
+           "Empty SQS receives are left out (idle long polling: a monthly cost, the same for every handler).", "",
+           "| request | " + " | ".join(f"{p['label']}: count | cost" for p in b.values()) + " |",
+           "| --- |" + " ---: | ---: |" * len(b)]
+    for key, label, _ in KINDS:
+        cells = []
+        for p in b.values():
+            cells.append(f"{_count(p['counts'][key])} | {_usd(p['costs_usd'][key])}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out.append("| **total** | " + " | ".join(f" | **{_usd(p['total_usd'])}**" for p in b.values()) + " |")
+    out.append("| per month, whatever the traffic: secrets stored + custom metrics (EMF) | " + " | ".join(
+        f"{p['per_month']['secrets']} + {p['per_month']['custom_metrics']} | ${p['per_month']['usd']:.2f}"
+        for p in b.values()) + " |")
+    out += ["", "Measured in the burst runs: " + "; ".join(
+        f"{p['label']}: {p['basis']['invocations']} invocations ({p['basis']['cold_starts']} cold), "
+        f"{p['basis']['billed_ms'] / 1000:.1f} s billed, {p['basis']['token_requests']} token requests, "
+        f"{p['basis']['rate_limited']} answered 429, {p['basis']['log_bytes'] / 1e6:.2f} MB of logs "
+        f"({p['basis']['emf_bytes'] / 1e3:.1f} kB EMF)" for p in b.values()) + "."]
+    product = b["product"]["basis"]
+    out += ["", "The product's AWS requests in its burst run: " + ", ".join(
+        f"{k.replace('DynamoDB_20120810', 'DynamoDB')} {v}" for k, v in product["aws_requests"].items()
+        if "(empty)" not in k and "dead-letter" not in k)
+        + f"; largest item written to DynamoDB {product['largest_item_bytes']} bytes (1 write unit each); custom "
+        "metrics: "
+        + (", ".join(product["custom_metrics"]) or "none") + "."]
+    one = cost.get("one_at_a_time")
+    if one:
+        out += ["", f"One at a time: {cost['apis']:,} APIs that each arrive alone at a cold function (one invocation "
+                "each, lasting the median spawn-to-outcome of the cold-start measurement, with the AWS calls counted "
+                "in its phase-stamped runs; SQS: send, receive, delete).", "",
+                "| request | " + " | ".join(f"{p['label']}: count | cost" for p in one.values()) + " |",
+                "| --- |" + " ---: | ---: |" * len(one)]
+        for key, label, _ in KINDS:
+            cells = []
+            for p in one.values():
+                cells.append(f"{_count(p['counts'][key])} | {_usd(p['costs_usd'][key])}")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("| **total** | " + " | ".join(f" | **{_usd(p['total_usd'])}**" for p in one.values()) + " |")
+    out += ["", "Prices (us-east-1, list, free tiers left out): " + "; ".join(
+        f"{k} ${p['usd']:g} per {p['per']:,} {p['unit']} ({p['as_of']}, {p['source']})"
+        for k, p in cost["prices"].items()) + ". Not counted: KMS requests behind Secrets Manager (at most one per "
+        "call, $0.03 per 10,000), the alarms, queues and idle polling every handler shares, the daily reconcile "
+        "run, data transfer."]
+    return out
 
 
 def markdown(results: dict) -> str:
