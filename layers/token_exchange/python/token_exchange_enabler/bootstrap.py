@@ -64,21 +64,23 @@ class SecretCredentials:
         self._secret_id = secret_id
         self._max_age = max_age
         self._force = False
-        self._client = client  # a secretsmanager client; None: Powertools' default provider
+        self._client = client  # a secretsmanager client; None: one from boto3's default session
         self._provider: SecretsProvider | None = None
 
     def __call__(self) -> ClientCredentials:
         from aws_lambda_powertools.utilities import parameters
 
-        value: object  # the secret's JSON, of any shape: from_secret checks it
-        if self._client is None:
-            value = parameters.get_secret(self._secret_id, transform="json", max_age=self._max_age,
-                                          force_fetch=self._force)
-        else:
-            if self._provider is None:  # one provider, so that its cache (max_age) lasts
-                self._provider = parameters.SecretsProvider(boto3_client=self._client)
-            value = self._provider.get(self._secret_id, transform="json", max_age=self._max_age,
-                                       force_fetch=self._force)
+        if self._provider is None:  # one provider, so that its cache (max_age) lasts
+            if self._client is None:
+                # boto3's default session, which the token cache and the locks use too: Powertools'
+                # own default provider builds a session of its own, and loading botocore's models
+                # twice cost a cold start ~45 ms (see bench/results.md).
+                import boto3
+
+                self._client = boto3.client("secretsmanager")
+            self._provider = parameters.SecretsProvider(boto3_client=self._client)
+        value: object = self._provider.get(self._secret_id, transform="json", max_age=self._max_age,
+                                           force_fetch=self._force)  # any JSON: from_secret checks it
         self._force = False
         return ClientCredentials.from_secret(value)
 
