@@ -15,11 +15,22 @@ What is emulated, wire-compatible with Auth0 (bodies, status codes, headers):
   opaque or HS256-JWT tokens that really expire, carry the client's scopes and can be invalidated
   all at once (:meth:`Auth0Emulator.rotate_signing_key`); OAuth errors
   ``{"error", "error_description"}``; its own rate bucket with ``Retry-After``.
+- On-Behalf-Of token exchange at the same endpoint (:mod:`~local.auth0_emulator.exchange`): a Custom
+  API client with ``on_behalf_of_token_exchange`` exchanges a user's token for its API for a token
+  for the same user to a downstream API, through a user-delegated client grant; scopes are the
+  intersection of the request, the grant (or every scope with ``allow_all_scopes``) and the user's
+  permissions; the ``act`` delegation chain; ``success_/failed_on_behalf_of_token_exchange`` log
+  records. Users and the tokens a login gives them are seeded with :meth:`Auth0Emulator.add_user`
+  and :meth:`Auth0Emulator.issue_user_token`; :meth:`Auth0Emulator.token_claims` reads any token.
 - The Management API routes the product uses, with Auth0's scopes, pagination shapes and errors
   (``{"statusCode", "error", "message", "errorCode"}``; 401s carry no ``errorCode``):
   ``GET|POST /api/v2/resource-servers``, ``GET|PATCH|DELETE /api/v2/resource-servers/{id}`` (id or
   identifier), ``GET|POST /api/v2/clients``, ``GET|PATCH|DELETE /api/v2/clients/{id}``,
-  ``GET|POST /api/v2/client-grants``, ``DELETE /api/v2/client-grants/{id}``.
+  ``GET|POST /api/v2/client-grants``, ``GET|PATCH|DELETE /api/v2/client-grants/{id}`` (``scope``,
+  ``allow_all_scopes``, ``subject_type``).
+- Plan entity limits (``Auth0Emulator(plan="free"|"essentials"|"professional"|"enterprise")``,
+  :class:`EntityLimits`): a create beyond the plan's maximum of applications, APIs or client grants
+  is 403 ``too_many_entities``; unlimited by default.
 - Request bodies and query strings validated against the official OpenAPI schemas (unknown body
   fields or query parameters are a 400, as on a real tenant), including ``token_exchange`` being
   unknown on resource servers — or, with ``legacy_token_exchange_field=True``, accepted the way
@@ -34,10 +45,13 @@ What is emulated, wire-compatible with Auth0 (bodies, status codes, headers):
 - :func:`known_secrets`: every client secret and access token the emulators of this process were
   given or issued, for the test suite's leak scan.
 - Log streaming: the ``sapi`` record Auth0 streams for each successful write, valid against
-  Auth0's official ``sapi`` JSON Schema, handed to ``on_log_event``; :func:`eventbridge_envelope`
+  Auth0's official ``sapi`` JSON Schema, and the On-Behalf-Of exchange records, handed to
+  ``on_log_event``; :func:`eventbridge_envelope`
   wraps it the way Auth0's EventBridge partner source does.
 
-Deliberately not emulated: any other Management API route, other grant types, field-level scope
+Deliberately not emulated: any other Management API route, other grant types (Custom Token
+Exchange included), logins themselves (users get tokens through :meth:`Auth0Emulator.issue_user_token`),
+organizations and DPoP/mTLS binding in token exchange, field-level scope
 rules beyond ``client_secret`` visibility (read:client_keys) and updates (update:client_keys),
 the alternative scopes Auth0 also accepts on a route (e.g. ``read:client_summary``), the Lucene
 ``q`` search on clients, per-client or per-endpoint rate limits, client-grant scope checks against
@@ -50,15 +64,27 @@ a second Custom API client for one API, 409 error codes, defaults of new objects
 docstring of :mod:`local.auth0_emulator.state`.
 
 Modules: ``emulator`` (the public class), ``server`` (HTTP transport), ``app`` (request handling
-and routes), ``state`` (tenant data), ``tokens``, ``ratelimit``, ``faults``, ``schemas`` (OpenAPI
-validation) and ``logstream`` (sapi records, EventBridge envelope).
+and routes), ``state`` (tenant data), ``exchange`` (On-Behalf-Of), ``limits`` (plans), ``tokens``,
+``ratelimit``, ``faults``, ``schemas`` (OpenAPI validation) and ``logstream`` (log records,
+EventBridge envelope). Every Auth0 fact they rely on is listed with its source in docs/design.md,
+"What the emulator implements, and from where".
 """
 
 from .emulator import Auth0Emulator
 from .errors import ApiError
 from .faults import Fault
 from .known import known_secrets
+from .limits import PLANS, EntityLimits
 from .logstream import eventbridge_envelope
 from .ratelimit import RateLimit
 
-__all__ = ["ApiError", "Auth0Emulator", "Fault", "RateLimit", "eventbridge_envelope", "known_secrets"]
+__all__ = [
+    "PLANS",
+    "ApiError",
+    "Auth0Emulator",
+    "EntityLimits",
+    "Fault",
+    "RateLimit",
+    "eventbridge_envelope",
+    "known_secrets",
+]

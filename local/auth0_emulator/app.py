@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 from urllib.parse import parse_qs, unquote
 
-from . import errors, schemas
+from . import errors, exchange, schemas
 from .errors import ApiError, oauth_error
 from .faults import Fault, FaultInjector
-from .logstream import Actor, build_sapi_record, decode_auth0_client
+from .logstream import Actor, build_obo_record, build_sapi_record, decode_auth0_client
 from .ratelimit import Decision, TokenBucket
 from .state import Tenant
 from .tokens import TokenInfo, TokenIssuer, parse_bearer
@@ -127,6 +127,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v2/client-grants", "read:client_grants", "list_client_grants"),
     Route(
         "POST", "/api/v2/client-grants", "create:client_grants", "create_client_grant", "Create client grant"
+    ),
+    Route("GET", "/api/v2/client-grants/{id}", "read:client_grants", "get_client_grant"),
+    Route(
+        "PATCH",
+        "/api/v2/client-grants/{id}",
+        "update:client_grants",
+        "update_client_grant",
+        "Update client grant",
     ),
     Route(
         "DELETE",
@@ -253,7 +261,7 @@ class EmulatorApp:
 
     @property
     def log_events(self) -> list[dict[str, Any]]:
-        """Every ``sapi`` record emitted so far (oldest first)."""
+        """Every record emitted so far (oldest first): ``sapi`` and On-Behalf-Of exchange records."""
         with self._lock:
             return list(self._log_events)
 
@@ -410,6 +418,8 @@ class EmulatorApp:
             return _json_response(
                 400, oauth_error("invalid_request", "Missing required parameter: grant_type"), headers
             )
+        if grant_type == exchange.TOKEN_EXCHANGE_GRANT:
+            return self._token_exchange(request, params, headers)
         if grant_type != "client_credentials":
             return _json_response(
                 400, oauth_error("unsupported_grant_type", f"Unsupported grant type: {grant_type}"), headers
@@ -463,6 +473,51 @@ class EmulatorApp:
             "token_type": "Bearer",
         }
         return _json_response(200, body, headers)
+
+    def _token_exchange(self, request: HttpRequest, params: dict[str, Any], headers: dict[str, str]) -> HttpResponse:
+        """``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``: On-Behalf-Of only."""
+        if not exchange.is_on_behalf_of(params):
+            subject_type = params.get("subject_token_type")
+            description = (
+                f"Unsupported subject_token_type: {subject_type}"
+                if subject_type
+                else "Missing required parameter: subject_token_type"
+            )
+            return _json_response(400, oauth_error("invalid_request", description), headers)
+        attempt = exchange.Attempt()
+        try:
+            body = exchange.exchange(self.tenant, self.issuer, params, attempt)
+        except exchange.ExchangeError as exc:
+            self._log_exchange(request, attempt, success=False, description=exc.description)
+            return _json_response(exc.status, oauth_error(exc.error, exc.description), headers)
+        with self._lock:
+            self._tokens_issued += 1
+        self._log_exchange(request, attempt, success=True, description=exchange.SUCCESS_DESCRIPTION)
+        return _json_response(200, body, headers)
+
+    def _log_exchange(
+        self, request: HttpRequest, attempt: exchange.Attempt, *, success: bool, description: str
+    ) -> None:
+        self.emit(
+            build_obo_record(
+                domain=self.tenant.domain,
+                success=success,
+                description=description,
+                client_id=attempt.client_id,
+                client_name=attempt.client_name,
+                audience=attempt.audience,
+                user_id=attempt.user_id,
+                user_name=attempt.user_name,
+                subject_token_type=attempt.subject_token_type,
+                requested_token_type=attempt.requested_token_type,
+                actor=attempt.actor,
+                ip=request.client_ip,
+                user_agent=request.headers.get("User-Agent"),
+                auth0_client=decode_auth0_client(request.headers.get("Auth0-Client")),
+                scope=attempt.scope,
+                access_token_jti=attempt.token_jti,
+            )
+        )
 
     # -- /api/v2 -----------------------------------------------------------------------------------
 
@@ -614,6 +669,12 @@ class EmulatorApp:
         if "from" in query or "take" in query:
             return Result(200, _checkpoint(self.tenant, grants, query, "client_grants", "id"))
         return Result(200, _paginate(grants, query, "client_grants"))
+
+    def _op_get_client_grant(self, call: Call) -> Result:
+        return Result(200, self.tenant.get_client_grant(call.entity_id or ""))
+
+    def _op_update_client_grant(self, call: Call) -> Result:
+        return Result(200, self.tenant.update_client_grant(call.entity_id or "", call.body))
 
     def _op_delete_client_grant(self, call: Call) -> Result:
         self.tenant.delete_client_grant(call.entity_id or "")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .app import EmulatorApp, LogCallback
 from .faults import Fault, FaultInjector
+from .limits import EntityLimits, limits_for
 from .logstream import build_sapi_record, dashboard_actor, eventbridge_envelope
 from .ratelimit import RateLimit, TokenBucket
 from .server import ServerThread
@@ -34,6 +35,9 @@ class Auth0Emulator:
         legacy_token_exchange_field: accept the 2019 beta ``token_exchange`` list on resource servers
             (a tenant of that era) instead of rejecting it as an unknown field (today's API).
         token_rate_limit: the ``/oauth/token`` bucket (``None``: no limit).
+        plan: ``"free"``, ``"essentials"``, ``"professional"`` or ``"enterprise"``: Auth0's published
+            entity limits of that plan (applications, APIs, client grants; see
+            :mod:`~local.auth0_emulator.limits`); ``None`` (the default): no limit.
         host, port: where to listen (port 0: a free port).
     """
 
@@ -46,13 +50,17 @@ class Auth0Emulator:
         legacy_token_exchange_field: bool = False,
         *,
         token_rate_limit: RateLimit | None = DEFAULT_TOKEN_RATE_LIMIT,
+        plan: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.domain = domain
         self._host = host
         self._port = port
-        self._tenant = Tenant(domain, legacy_token_exchange=legacy_token_exchange_field)
+        self._plan = plan
+        self._tenant = Tenant(
+            domain, legacy_token_exchange=legacy_token_exchange_field, entity_limits=limits_for(plan)
+        )
         self._app = EmulatorApp(
             tenant=self._tenant,
             issuer=TokenIssuer(domain=domain, lifetime=token_lifetime, token_format=token_format),
@@ -65,6 +73,8 @@ class Auth0Emulator:
         # The "Dashboard" that seeded objects are attributed to in their log records.
         self._dashboard_client_id = random_string(32)
         self._admin_user_id = f"auth0|{new_object_id()}"
+        # The application users log in with when a test mints their tokens (issue_user_token).
+        self.login_client_id = random_string(32)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -137,6 +147,26 @@ class Auth0Emulator:
         self._tenant.legacy_token_exchange = bool(enabled)
 
     @property
+    def plan(self) -> str | None:
+        """The plan whose entity limits apply (``None``: unlimited); assigning one takes effect at once."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: str | None) -> None:
+        self._tenant.entity_limits = limits_for(plan)
+        self._plan = plan
+
+    @property
+    def entity_limits(self) -> EntityLimits:
+        """The limits in force; assign an :class:`~local.auth0_emulator.limits.EntityLimits` for custom ones."""
+        return self._tenant.entity_limits
+
+    @entity_limits.setter
+    def entity_limits(self, limits: EntityLimits) -> None:
+        self._tenant.entity_limits = limits
+        self._plan = None
+
+    @property
     def audience(self) -> str:
         """The Management API audience, ``https://{domain}/api/v2/``."""
         return f"https://{self.domain}/api/v2/"
@@ -160,6 +190,76 @@ class Auth0Emulator:
             raise KeyError(f"unknown M2M client {client_id!r}: call add_m2m_client() first")
         token, _ = self._app.issuer.issue(client, tuple(client.scopes if scopes is None else scopes))
         return token
+
+    # -- users and their tokens ------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        permissions: Mapping[str, Iterable[str]] | None = None,
+        *,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Create (or replace) a user whose permissions per API audience are ``permissions``.
+
+        The permissions stand for what Role-Based Access Control gives the user (directly or through
+        roles); they bound the scopes of the user's tokens, from a login (:meth:`issue_user_token`) or
+        an On-Behalf-Of exchange. Returns ``{"user_id", ["email",] "permissions"}``.
+        """
+        normalized = {audience: list(scopes) for audience, scopes in (permissions or {}).items()}
+        return self._tenant.add_user(user_id, normalized, email=email)
+
+    @property
+    def users(self) -> list[dict[str, Any]]:
+        """A snapshot of every user added with :meth:`add_user`."""
+        return self._tenant.list_users()
+
+    def issue_user_token(
+        self,
+        user_id: str,
+        audience: str,
+        scopes: Iterable[str] | None = None,
+        *,
+        client_id: str | None = None,
+        lifetime: float | None = None,
+    ) -> str:
+        """The access token a login would give ``user_id`` for the API ``audience`` (no HTTP, not counted).
+
+        Its scopes are ``scopes`` (every permission when ``None``) limited, as RBAC does at login, to
+        the user's permissions for that API and to the API's scopes; a scope the user lacks is left
+        out, not an error. ``client_id`` is the application the user logged in with (``azp``;
+        default :attr:`login_client_id`); ``lifetime`` defaults to the API's ``token_lifetime``.
+        Raises ``KeyError`` for an unknown user and ``ValueError`` for an unknown or system API.
+        """
+        user = self._tenant.get_user(user_id)
+        if user is None:
+            raise KeyError(f"unknown user {user_id!r}: call add_user() first")
+        api = self._tenant.resource_server_by_identifier(audience)
+        if api is None:
+            raise ValueError(f"no API with identifier {audience!r} in this tenant")
+        if api.get("is_system"):
+            raise ValueError("user tokens for a system API are not emulated")
+        api_scopes = [s["value"] for s in api.get("scopes", []) if isinstance(s, dict) and "value" in s]
+        permitted = user["permissions"].get(audience, [])
+        wanted = list(dict.fromkeys(permitted if scopes is None else scopes))
+        granted = tuple(s for s in wanted if s in permitted and s in api_scopes)
+        token, _ = self._app.issuer.issue_user_token(
+            client_id=client_id or self.login_client_id,
+            user_id=user_id,
+            audience=audience,
+            scopes=granted,
+            lifetime=float(api.get("token_lifetime") or 86400) if lifetime is None else lifetime,
+        )
+        return token
+
+    def token_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token this emulator issued (opaque ones included), as its JWT form has them.
+
+        Raises :class:`~local.auth0_emulator.errors.ApiError` (401) for a token that is unknown,
+        expired or signed with a rotated key.
+        """
+        info = self._app.issuer.lookup(token)
+        return info.claims(self._app.issuer.issuer)
 
     def rotate_signing_key(self) -> None:
         """Invalidate every token issued so far, as a rotated signing key does (401 on next use)."""
@@ -211,7 +311,11 @@ class Auth0Emulator:
 
     @property
     def log_events(self) -> list[dict[str, Any]]:
-        """Every ``sapi`` record emitted since the start or the last :meth:`reset`."""
+        """Every record emitted since the start or the last :meth:`reset`.
+
+        ``sapi`` records of Management API writes and ``success_on_behalf_of_token_exchange`` /
+        ``failed_on_behalf_of_token_exchange`` records of On-Behalf-Of exchanges.
+        """
         return self._app.log_events
 
     def eventbridge_events(self, **envelope_options: Any) -> list[dict[str, Any]]:
@@ -220,7 +324,7 @@ class Auth0Emulator:
 
     @property
     def on_log_event(self) -> LogCallback | None:
-        """Called with each ``sapi`` record, outside every lock, before the HTTP response is sent."""
+        """Called with each record (see :attr:`log_events`), outside every lock, before the HTTP response is sent."""
         return self._app.on_log_event
 
     @on_log_event.setter
@@ -288,7 +392,7 @@ class Auth0Emulator:
         return self._app.stats()["rate_limited"]
 
     def reset(self) -> None:
-        """Forget objects, counters, records and faults; keep the server, M2M clients and system API.
+        """Forget objects, users, counters, records and faults; keep the server, M2M clients, system API, plan.
 
         Tokens already issued stay valid (Auth0 tokens cannot be revoked); buckets are refilled.
         """

@@ -1,10 +1,19 @@
-"""Log-stream emission: the ``sapi`` records Auth0 streams for successful Management API writes.
+"""Log-stream emission: the records Auth0 streams for Management API writes and token exchanges.
 
 A record has the log-stream shape ``{"log_id", "data": {...}}`` — exactly what Auth0's EventBridge
-partner source puts under ``detail`` (see :func:`eventbridge_envelope`). Its ``data`` follows the
-samples Auth0 has streamed (``details.request.method`` in lower case, ``details.response.body`` the
-created or updated object, ``client_secret`` values replaced with ``"REDACTED"``) and validates against
-Auth0's official JSON Schema for ``sapi`` records.
+partner source puts under ``detail`` (see :func:`eventbridge_envelope`). Two families:
+
+- ``sapi`` for each successful Management API write (:func:`build_sapi_record`): ``data`` follows the
+  samples Auth0 has streamed (``details.request.method`` in lower case, ``details.response.body`` the
+  created or updated object, ``client_secret`` values replaced with ``"REDACTED"``) and validates
+  against Auth0's official JSON Schema for ``sapi`` records.
+- ``success_on_behalf_of_token_exchange`` / ``failed_on_behalf_of_token_exchange`` for each
+  On-Behalf-Of exchange (:func:`build_obo_record`), valid against Auth0's official JSON Schemas of
+  those types (``samples/auth0-log-schema-*_on_behalf_of_token_exchange.schema.json``): ``audience``,
+  ``client_id``/``client_name``, ``details.{subject_token_type, requested_token_type, actor}`` (the
+  new token's ``act`` chain), ``scope`` and ``details.access_token_jti`` on success; on failure the
+  ``description`` is the error's description. No real record of either type is public: the fields
+  are those the schemas declare, the values the emulator's.
 """
 
 from __future__ import annotations
@@ -154,6 +163,69 @@ def build_sapi_record(
     data["user_id"] = actor.user_id
     if actor.auth0_client:
         data["auth0_client"] = copy.deepcopy(actor.auth0_client)
+    data.update(
+        {
+            "hostname": domain,
+            "tenant_name": tenant_name(domain),
+            "environment_name": environment_name(domain),
+            "$event_schema": {"version": "1.0.0"},
+            "log_id": log_id,
+        }
+    )
+    return {"log_id": log_id, "data": data}
+
+
+def build_obo_record(
+    *,
+    domain: str,
+    success: bool,
+    description: str,
+    client_id: str | None,
+    client_name: str,
+    audience: str,
+    user_id: str,
+    user_name: str,
+    subject_token_type: str,
+    requested_token_type: str,
+    actor: dict[str, Any],
+    ip: str,
+    user_agent: str | None = None,
+    auth0_client: dict[str, Any] | None = None,
+    scope: str | None = None,
+    access_token_jti: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``{"log_id", "data"}`` record of one On-Behalf-Of exchange, successful or failed."""
+    moment = now or datetime.now(UTC)
+    log_id = new_log_id(moment)
+    details: dict[str, Any] = {}
+    if success and access_token_jti:
+        details["access_token_jti"] = access_token_jti
+    details.update(
+        {
+            "subject_token_type": subject_token_type,
+            "requested_token_type": requested_token_type,
+            "actor": copy.deepcopy(actor),
+        }
+    )
+    data: dict[str, Any] = {
+        "date": iso_millis(moment),
+        "type": "success_on_behalf_of_token_exchange" if success else "failed_on_behalf_of_token_exchange",
+        "description": description,
+        "client_id": client_id,
+        "client_name": client_name,
+        "ip": ip,
+    }
+    if user_agent:
+        data["user_agent"] = user_agent
+    data["details"] = details
+    data["user_id"] = user_id
+    data["user_name"] = user_name
+    data["audience"] = audience
+    if success and scope is not None:
+        data["scope"] = scope
+    if auth0_client:
+        data["auth0_client"] = copy.deepcopy(auth0_client)
     data.update(
         {
             "hostname": domain,

@@ -15,6 +15,10 @@ Deliberate gaps, all permissive:
 - ``CreateResourceServerRequestContent`` is not in the excerpt; :func:`create_resource_server_schema`
   derives it from ``UpdateResourceServerRequestContent`` plus ``identifier`` (required) and
   ``token_lifetime_for_web`` (accepted by the real API, see the POST recording in the samples).
+
+One deliberate addition, stricter than the schema: ``ClientMetadata`` declares only
+``maxProperties: 10`` and ``additionalProperties: true``, but its description says values are strings
+of at most 255 characters and names at most 255 characters; :data:`SCHEMA_REFINEMENTS` enforces that.
 """
 
 from __future__ import annotations
@@ -53,6 +57,14 @@ LEGACY_TOKEN_EXCHANGE_SCHEMA: dict[str, Any] = {
     },
 }
 
+#: Rules a schema states only in its description, added to it (see the module docstring).
+SCHEMA_REFINEMENTS: dict[str, dict[str, Any]] = {
+    "ClientMetadata": {
+        "additionalProperties": {"type": "string", "maxLength": 255},
+        "propertyNames": {"maxLength": 255},
+    },
+}
+
 #: The fields Auth0 lets a caller change on a system API (such as the Auth0 Management API).
 SYSTEM_RESOURCE_SERVER_PATCHABLE = (
     "token_lifetime",
@@ -84,6 +96,8 @@ def components() -> dict[str, Any]:
     schemas = copy.deepcopy(_excerpt()["schemas"])
     for name in sorted(set(_refs(schemas)) - set(schemas)):
         schemas[name] = {"description": f"{name} (not in the spec excerpt: accepted as is)"}
+    for name, refinement in SCHEMA_REFINEMENTS.items():
+        schemas[name] = {**schemas[name], **refinement}
     return schemas
 
 
@@ -136,6 +150,7 @@ def _validator(key: str) -> Draft202012Validator:
         "create_client": lambda: schema("CreateClientRequestContent"),
         "update_client": lambda: schema("UpdateClientRequestContent"),
         "create_client_grant": lambda: schema("CreateClientGrantRequestContent"),
+        "update_client_grant": lambda: schema("UpdateClientGrantRequestContent"),
         "create_resource_server": create_resource_server_schema,
         "create_resource_server_legacy": lambda: create_resource_server_schema(legacy_token_exchange=True),
         "update_resource_server": update_resource_server_schema,

@@ -1,4 +1,4 @@
-"""The emulated tenant's data: resource servers (APIs), clients (applications) and client grants.
+"""The emulated tenant's data: resource servers (APIs), clients (applications), client grants and users.
 
 Every operation validates its input the way Auth0 does (OpenAPI schema first, then the semantic
 rules below), runs under one re-entrant lock, and returns deep copies, so callers can never change
@@ -27,6 +27,25 @@ Semantics worth knowing (where the spec is silent the emulator makes a documente
   an unknown API; 400 ``operation_not_supported`` for a link to a system API or a change of
   ``app_type`` to or from ``resource_server``.
 - Deleting a client unlinks it from its resource server; nothing cascades otherwise.
+- A new client's ``oidc_conformant`` is ``true`` for a Custom API client and ``false`` otherwise, as
+  recorded answers show (go-auth0 ``TestClient_Create``, Terraform ``TestAccClientResourceServer``).
+  ``client_metadata`` is an object of at most 10 string values (at most 255 characters), as the
+  spec's description says; ``schemas`` enforces it.
+- Client grants are answered as recorded: ``id``, ``client_id``, ``audience``, ``scope``,
+  ``subject_type`` and whatever else was set — no ``allow_any_organization`` or ``is_system``
+  unless set. ``allow_all_scopes: true`` drops ``scope`` from the grant (a recorded PATCH answer);
+  a grant may not have both ``allow_all_scopes: true`` and a non-empty ``scope`` (400
+  ``invalid_body``: the emulator's choice, the rule Auth0's Deploy CLI and Terraform provider
+  enforce), so a body with both is refused, and so is a non-empty ``scope`` for a grant that still
+  allows every scope; ``allow_all_scopes: true`` alone replaces whatever scope the grant had.
+  ``allow_all_scopes`` in any form on a system API's grant is 400 "`allow_all_scopes` cannot be
+  provided when `audience` is a system API" (an answer a tenant gave). One grant per
+  client, audience and ``subject_type`` (409 ``client_grant_conflict``). Deleting a grant that does
+  not exist is 204, as two recordings show.
+- Plan entity limits (:mod:`~local.auth0_emulator.limits`): a create beyond the plan's limit is 403
+  ``too_many_entities``; unlimited unless a plan is set.
+- Users exist only to be the subject of access tokens: an id and, per API audience, the permissions
+  Role-Based Access Control would give them. They are not served by any route.
 """
 
 from __future__ import annotations
@@ -40,8 +59,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import known, schemas
+from . import known, limits, schemas
 from .errors import ApiError, bad_request
+from .limits import UNLIMITED, EntityLimits
 from .tokens import M2MClient
 
 ALPHANUMERIC = string.ascii_letters + string.digits
@@ -61,6 +81,7 @@ MANAGEMENT_SCOPES: tuple[str, ...] = (
     "update:client_keys",
     "read:client_grants",
     "create:client_grants",
+    "update:client_grants",
     "delete:client_grants",
 )
 
@@ -101,12 +122,28 @@ def inexistent_client() -> ApiError:
     return ApiError(404, "The client does not exist", "inexistent_client")
 
 
+def inexistent_client_grant(message: str = "The client grant does not exist.") -> ApiError:
+    """Auth0's 404 for an unknown client grant id (the spec's wording per route)."""
+    return ApiError(404, message, "inexistent_client_grant")
+
+
+#: 400 for a grant that would both allow every scope and list some (the emulator's wording).
+ALLOW_ALL_SCOPES_WITH_SCOPE = (
+    "Payload validation error: 'scope must be empty or absent when allow_all_scopes is true'."
+)
+#: 400 for ``allow_all_scopes`` on a grant for a system API (the wording a tenant answered).
+ALLOW_ALL_SCOPES_ON_SYSTEM_API = "`allow_all_scopes` cannot be provided when `audience` is a system API"
+
+
 class Tenant:
     """The data of one emulated tenant; every public method is thread-safe."""
 
-    def __init__(self, domain: str, *, legacy_token_exchange: bool = False) -> None:
+    def __init__(
+        self, domain: str, *, legacy_token_exchange: bool = False, entity_limits: EntityLimits = UNLIMITED
+    ) -> None:
         self.domain = domain
         self.legacy_token_exchange = legacy_token_exchange
+        self.entity_limits = entity_limits
         self._lock = threading.RLock()
         self._sequence = itertools.count(1)
         self._order: dict[str, int] = {}
@@ -114,6 +151,7 @@ class Tenant:
         self._clients: dict[str, dict[str, Any]] = {}
         self._grants: dict[str, dict[str, Any]] = {}
         self._m2m: dict[str, M2MClient] = {}
+        self._users: dict[str, dict[str, Any]] = {}
         system = self.create_resource_server(
             {
                 "name": "Auth0 Management API",
@@ -132,12 +170,13 @@ class Tenant:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget every object but the M2M credentials; restore the Auth0 Management API as created."""
+        """Forget every object and user but the M2M credentials; restore the Auth0 Management API."""
         with self._lock:
             self._order.clear()
             self._resource_servers.clear()
             self._clients.clear()
             self._grants.clear()
+            self._users.clear()
             self._resource_servers[self.system_api_id] = copy.deepcopy(self._system_api)
             self._remember(self.system_api_id)
 
@@ -193,6 +232,9 @@ class Tenant:
                     "A resource server with the same identifier already exists",
                     "resource_server_conflict",
                 )
+            if not is_system:
+                apis = sum(1 for rs in self._resource_servers.values() if not rs.get("is_system"))
+                limits.check(apis, self.entity_limits.resource_servers)
             rs_id = new_object_id()
             signing_alg = body.get("signing_alg", "RS256")
             rs: dict[str, Any] = {"id": rs_id, "name": body.get("name", body["identifier"])}
@@ -316,6 +358,7 @@ class Tenant:
                     raise bad_request(
                         "A client cannot be linked to a system resource server.", "operation_not_supported"
                     )
+            limits.check(self.application_count(), self.entity_limits.applications)
             client_id = random_string(32)
             client: dict[str, Any] = {"name": body["name"]}
             if "description" in body:
@@ -329,7 +372,7 @@ class Tenant:
             client["is_token_endpoint_ip_header_trusted"] = body.get(
                 "is_token_endpoint_ip_header_trusted", False
             )
-            client["oidc_conformant"] = body.get("oidc_conformant", True)
+            client["oidc_conformant"] = body.get("oidc_conformant", app_type == "resource_server")
             jwt_configuration: dict[str, Any] = {"secret_encoded": False}
             jwt_configuration.update(
                 {"alg": "RS256"} if app_type == "resource_server" else {"lifetime_in_seconds": 36000}
@@ -351,6 +394,17 @@ class Tenant:
             if target is not None and "client_id" not in target:
                 self._link(target, client_id)
             return copy.deepcopy(client)
+
+    def application_count(self) -> int:
+        """The applications the plan's limit counts: every client plus the registered M2M credentials."""
+        with self._lock:
+            return len(self._clients) + sum(1 for cid in self._m2m if cid not in self._clients)
+
+    def find_client(self, client_id: str) -> dict[str, Any] | None:
+        """A copy of the client with this id, secret included, if any."""
+        with self._lock:
+            found = self._clients.get(client_id)
+            return copy.deepcopy(found) if found is not None else None
 
     def get_client(self, client_id: str) -> dict[str, Any]:
         """``GET /api/v2/clients/{id}``."""
@@ -392,6 +446,17 @@ class Tenant:
 
     # -- client grants ------------------------------------------------------------------------------------
 
+    def _find_grant(self, grant_id: str, message: str = "The client grant does not exist.") -> dict[str, Any]:
+        found = self._grants.get(grant_id)
+        if found is None:
+            raise inexistent_client_grant(message)
+        return found
+
+    @staticmethod
+    def _check_scopes(grant: dict[str, Any]) -> None:
+        if grant.get("allow_all_scopes") is True and grant.get("scope"):
+            raise bad_request(ALLOW_ALL_SCOPES_WITH_SCOPE)
+
     def create_client_grant(self, body: Any) -> dict[str, Any]:
         """``POST /api/v2/client-grants``."""
         schemas.validate_body("create_client_grant", body)
@@ -403,8 +468,12 @@ class Tenant:
             if client_id is not None and client_id not in self._clients and client_id not in self._m2m:
                 raise ApiError(404, "Client not found", "inexistent_client")
             audience = body["audience"]
-            if not any(rs["identifier"] == audience for rs in self._resource_servers.values()):
+            target = next((rs for rs in self._resource_servers.values() if rs["identifier"] == audience), None)
+            if target is None:
                 raise ApiError(404, "Resource server not found", "inexistent_resource_server")
+            if "allow_all_scopes" in body and target.get("is_system"):
+                raise bad_request(ALLOW_ALL_SCOPES_ON_SYSTEM_API)
+            self._check_scopes(body)
             for existing in self._grants.values():
                 if (existing.get("client_id"), existing["audience"], existing["subject_type"]) == (
                     client_id,
@@ -416,20 +485,60 @@ class Tenant:
                         "A client grant for this client and audience already exists",
                         "client_grant_conflict",
                     )
+            limits.check(len(self._grants), self.entity_limits.client_grants)
             grant_id = f"cgr_{random_string(16)}"
             grant: dict[str, Any] = {"id": grant_id}
             if client_id is not None:
                 grant["client_id"] = client_id
             grant["audience"] = audience
-            grant["scope"] = list(body.get("scope", []))
-            grant["allow_any_organization"] = body.get("allow_any_organization", False)
-            grant["is_system"] = False
+            if body.get("allow_all_scopes") is not True:
+                grant["scope"] = list(body.get("scope", []))
+            for field in ("organization_usage", "allow_any_organization"):
+                if field in body:
+                    grant[field] = body[field]
             grant["subject_type"] = subject_type
             for field, value in body.items():
-                if field not in grant:
+                if field not in grant and field != "scope":
                     grant[field] = copy.deepcopy(value)
             self._grants[grant_id] = grant
             self._remember(grant_id)
+            return copy.deepcopy(grant)
+
+    def get_client_grant(self, grant_id: str) -> dict[str, Any]:
+        """``GET /api/v2/client-grants/{id}``."""
+        with self._lock:
+            return copy.deepcopy(self._find_grant(grant_id, "The grant does not exist."))
+
+    def update_client_grant(self, grant_id: str, body: Any) -> dict[str, Any]:
+        """``PATCH /api/v2/client-grants/{id}``: the given fields replace the stored ones (``null`` removes)."""
+        schemas.validate_body("update_client_grant", body)
+        with self._lock:
+            grant = self._find_grant(grant_id)
+            target = next(
+                (rs for rs in self._resource_servers.values() if rs["identifier"] == grant["audience"]), None
+            )
+            if "allow_all_scopes" in body and target is not None and target.get("is_system"):
+                raise bad_request(ALLOW_ALL_SCOPES_ON_SYSTEM_API)
+            self._check_scopes(body)
+            updated = copy.deepcopy(grant)
+            if body.get("allow_all_scopes") is True:
+                updated.pop("scope", None)  # the scope a grant had gives way to every scope
+            for field, value in body.items():
+                if value is None:
+                    updated.pop(field, None)
+                else:
+                    updated[field] = copy.deepcopy(value)
+            self._check_scopes(updated)  # a scope for a grant that still allows every scope
+            if updated.get("allow_all_scopes") is True:
+                updated.pop("scope", None)
+            elif "scope" not in updated:
+                updated["scope"] = []
+            ordered: dict[str, Any] = {
+                k: updated[k] for k in ("id", "client_id", "audience", "scope") if k in updated
+            }
+            ordered.update({k: v for k, v in updated.items() if k not in ordered})
+            grant.clear()
+            grant.update(ordered)
             return copy.deepcopy(grant)
 
     def list_client_grants(
@@ -439,10 +548,46 @@ class Tenant:
         with self._lock:
             return [copy.deepcopy(g) for g in self._grants.values() if predicate is None or predicate(g)]
 
-    def delete_client_grant(self, grant_id: str) -> None:
-        """``DELETE /api/v2/client-grants/{id}``."""
+    def find_client_grant(self, client_id: str, audience: str, subject_type: str) -> dict[str, Any] | None:
+        """The grant of a client to an audience for a subject type, if any."""
         with self._lock:
-            if grant_id not in self._grants:
-                raise ApiError(404, "The client grant does not exist", "inexistent_client_grant")
-            del self._grants[grant_id]
-            self._order.pop(grant_id, None)
+            found = next(
+                (
+                    g
+                    for g in self._grants.values()
+                    if (g.get("client_id"), g["audience"], g["subject_type"]) == (client_id, audience, subject_type)
+                ),
+                None,
+            )
+            return copy.deepcopy(found) if found is not None else None
+
+    def delete_client_grant(self, grant_id: str) -> None:
+        """``DELETE /api/v2/client-grants/{id}``: 204 whether or not the grant exists, as recorded."""
+        with self._lock:
+            if self._grants.pop(grant_id, None) is not None:
+                self._order.pop(grant_id, None)
+
+    # -- users ---------------------------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, permissions: dict[str, list[str]], email: str | None = None) -> dict[str, Any]:
+        """Create or replace a user with per-audience permissions."""
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("user_id must be a non-empty string")
+        user: dict[str, Any] = {"user_id": user_id}
+        if email is not None:
+            user["email"] = email
+        user["permissions"] = {audience: list(dict.fromkeys(scopes)) for audience, scopes in permissions.items()}
+        with self._lock:
+            self._users[user_id] = user
+            return copy.deepcopy(user)
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        """A copy of the user, if any."""
+        with self._lock:
+            found = self._users.get(user_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every user, in the order they were added."""
+        with self._lock:
+            return [copy.deepcopy(u) for u in self._users.values()]

@@ -1,15 +1,22 @@
-"""Management API access tokens: issued by ``/oauth/token``, checked on every ``/api/v2`` call.
+"""Access tokens: issued by ``/oauth/token`` (or seeded), checked on every ``/api/v2`` call.
 
-Tokens are opaque random strings or HS256 JWTs (``iss``, ``sub``, ``aud``, ``azp``, ``iat``,
-``exp``, ``scope``, ``gty``, ``jti``) signed with a per-emulator key using the standard library.
-Either way the issuer keeps a record of each token, so expiry is exact to the sub-second (a test can
-use a 1 s lifetime) and :meth:`TokenIssuer.rotate_signing_key` can invalidate every token issued so
-far, as a rotated signing key does on a real tenant.
+Two kinds of token: a client-credentials token of an M2M client for the Management API
+(:meth:`TokenIssuer.issue`), and a user's access token for any API of the tenant
+(:meth:`TokenIssuer.issue_user_token`), as a login or an On-Behalf-Of exchange issues it. Tokens
+are opaque random strings or HS256 JWTs signed with a per-emulator key using the standard library:
+``iss``, ``sub`` (``<client_id>@clients`` or the user id), ``aud``, ``azp``, ``iat``, ``exp``,
+``scope``, ``jti``, plus ``gty: "client-credentials"`` on M2M tokens and the delegation chain
+``act`` on exchanged tokens. Either way the issuer keeps a record of each token, so expiry is exact
+to the sub-second (a test can use a 1 s lifetime), :meth:`TokenIssuer.lookup` knows what an opaque
+token stands for, and :meth:`TokenIssuer.rotate_signing_key` can invalidate every token issued so
+far, as a rotated signing key does on a real tenant. Only tokens whose audience is the Management
+API are accepted by ``/api/v2`` (:meth:`TokenIssuer.validate`).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -17,7 +24,9 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from . import errors, known
 from .errors import ApiError
@@ -34,7 +43,12 @@ class M2MClient:
 
 @dataclass(frozen=True)
 class TokenInfo:
-    """What the emulator knows about an issued token."""
+    """What the emulator knows about an issued token.
+
+    ``client_id`` is the client the token was issued to (``azp``); ``user_id`` is the user it stands
+    for (``None`` for a client-credentials token); ``act`` is the delegation chain of an exchanged
+    token (``{"sub": <client id>, "act": {...}}``, ``None`` otherwise).
+    """
 
     token_id: str
     client_id: str
@@ -42,6 +56,36 @@ class TokenInfo:
     issued_at: float
     expires_at: float
     key_generation: int
+    audience: str = ""
+    user_id: str | None = None
+    act: Mapping[str, Any] | None = None
+
+    def claims(self, issuer: str) -> dict[str, Any]:
+        """The token's claims, as its JWT form carries them."""
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            "sub": self.user_id if self.user_id is not None else f"{self.client_id}@clients",
+            "aud": self.audience,
+            "iat": int(self.issued_at),
+            "exp": math.ceil(self.expires_at),
+            "scope": " ".join(self.scopes),
+        }
+        if self.user_id is None:
+            claims["gty"] = "client-credentials"
+        claims["azp"] = self.client_id
+        claims["jti"] = self.token_id
+        if self.act is not None:
+            claims["act"] = copy.deepcopy(dict(self.act))
+        return claims
+
+
+def act_depth(act: Mapping[str, Any] | None) -> int:
+    """How many nested ``act`` levels a delegation chain has (0 for none)."""
+    depth = 0
+    while isinstance(act, Mapping):
+        depth += 1
+        act = act.get("act")
+    return depth
 
 
 def _b64url(data: bytes) -> str:
@@ -74,16 +118,55 @@ class TokenIssuer:
         self._issued: list[str] = []  # every token string handed out, for leak scans in tests
 
     def issue(self, client: M2MClient, scopes: tuple[str, ...]) -> tuple[str, TokenInfo]:
-        """A new token for ``client`` carrying ``scopes``."""
+        """A new client-credentials token for ``client`` for the Management API carrying ``scopes``."""
+        return self._issue(
+            client_id=client.client_id, scopes=scopes, lifetime=self.lifetime, audience=self.audience
+        )
+
+    def issue_user_token(
+        self,
+        *,
+        client_id: str,
+        user_id: str,
+        audience: str,
+        scopes: tuple[str, ...],
+        lifetime: float,
+        act: Mapping[str, Any] | None = None,
+    ) -> tuple[str, TokenInfo]:
+        """A new access token for ``user_id`` to ``audience``, issued to ``client_id``."""
+        if lifetime <= 0:
+            raise ValueError("a token lifetime must be positive")
+        return self._issue(
+            client_id=client_id,
+            scopes=scopes,
+            lifetime=lifetime,
+            audience=audience,
+            user_id=user_id,
+            act=copy.deepcopy(dict(act)) if act is not None else None,
+        )
+
+    def _issue(
+        self,
+        *,
+        client_id: str,
+        scopes: tuple[str, ...],
+        lifetime: float,
+        audience: str,
+        user_id: str | None = None,
+        act: Mapping[str, Any] | None = None,
+    ) -> tuple[str, TokenInfo]:
         now = self._clock()
         with self._lock:
             info = TokenInfo(
                 token_id=secrets.token_hex(16),
-                client_id=client.client_id,
+                client_id=client_id,
                 scopes=scopes,
                 issued_at=now,
-                expires_at=now + self.lifetime,
+                expires_at=now + lifetime,
                 key_generation=self._generation,
+                audience=audience,
+                user_id=user_id,
+                act=act,
             )
             self._by_id[info.token_id] = info
             if self.token_format == "opaque":
@@ -102,17 +185,7 @@ class TokenIssuer:
 
     def _sign_jwt(self, info: TokenInfo) -> str:
         header = {"alg": "HS256", "typ": "JWT", "kid": f"emulator-{info.key_generation}"}
-        claims = {
-            "iss": self.issuer,
-            "sub": f"{info.client_id}@clients",
-            "aud": self.audience,
-            "iat": int(info.issued_at),
-            "exp": math.ceil(info.expires_at),
-            "scope": " ".join(info.scopes),
-            "gty": "client-credentials",
-            "azp": info.client_id,
-            "jti": info.token_id,
-        }
+        claims = info.claims(self.issuer)
         signing_input = ".".join(
             _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
         )
@@ -131,12 +204,22 @@ class TokenIssuer:
         expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
         if not hmac.compare_digest(signature, expected):
             raise errors.unauthorized(errors.INVALID_SIGNATURE)
-        if not isinstance(claims, dict) or claims.get("aud") != self.audience:
+        if not isinstance(claims, dict):
             raise errors.unauthorized(errors.INVALID_TOKEN)
         return str(claims.get("jti", ""))
 
     def validate(self, token: str) -> TokenInfo:
-        """The token's record, or the 401 :class:`ApiError` Auth0 would answer."""
+        """A Management API token's record, or the 401 :class:`ApiError` Auth0 would answer.
+
+        A valid token for another API (a user's access token, say) is "Invalid token" here.
+        """
+        info = self.lookup(token)
+        if info.audience != self.audience:
+            raise errors.unauthorized(errors.INVALID_TOKEN)
+        return info
+
+    def lookup(self, token: str) -> TokenInfo:
+        """Any token's record if it is genuine, current and unexpired; else the 401 :class:`ApiError`."""
         with self._lock:
             token_id = self._opaque.get(token)
             if token_id is None:

@@ -253,3 +253,65 @@ def test_updating_client_secret_needs_update_client_keys(emu):
 
     assert_auth0_error(response, 403, "insufficient_scope")
     assert updater.patch(f"/api/v2/clients/{client['client_id']}", {"name": "ok"}).status_code == 200
+
+
+def test_create_body_as_auth0_tools_send_it_is_accepted_and_returned(api):
+    create_api(api)
+    body = {
+        "name": "Orders (Custom API)",
+        "app_type": "resource_server",
+        "resource_server_identifier": "https://orders.example.com/",
+        "oidc_conformant": True,
+        "is_first_party": True,
+        "token_exchange": OBO,
+        "client_metadata": {"managed_by": "token-exchange-enabler"},
+    }
+
+    client = create_client(api, **body)
+    fetched = api.get(f"/api/v2/clients/{client['client_id']}").json()
+
+    assert {k: client[k] for k in body} == body
+    assert {k: fetched[k] for k in body} == body
+    record = api.emu.log_events[-1]["data"]
+    assert record["details"]["request"]["body"]["client_metadata"] == body["client_metadata"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "oidc_conformant"),
+    [
+        ({}, False),  # go-auth0 TestClient_Create: a client created without it answers false
+        ({"app_type": "non_interactive"}, False),
+        ({"app_type": "resource_server", "resource_server_identifier": "https://orders.example.com/"}, True),
+        ({"oidc_conformant": True}, True),
+    ],
+)
+def test_oidc_conformant_defaults_as_recorded(api, fields, oidc_conformant):
+    create_api(api)
+
+    client = create_client(api, **fields)
+
+    assert client["oidc_conformant"] is oidc_conformant
+    assert client["is_first_party"] is True
+
+
+def test_first_party_flag_and_metadata_can_be_changed(api):
+    client = create_client(api, client_metadata={"a": "1"})
+
+    patched = api.patch(
+        f"/api/v2/clients/{client['client_id']}", {"is_first_party": False, "client_metadata": {"b": "2"}}
+    )
+
+    assert patched.status_code == 200
+    assert patched.json()["is_first_party"] is False
+    assert patched.json()["client_metadata"] == {"b": "2"}  # replaced as a whole, like every field
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"n": 1}, {"n": "x" * 256}, {f"k{i}": "v" for i in range(11)}, ["managed_by"]],
+)
+def test_client_metadata_must_be_at_most_ten_short_strings(api, metadata):
+    response = api.post("/api/v2/clients", {"name": "x", "client_metadata": metadata})
+
+    assert_auth0_error(response, 400, "invalid_body")
+    assert "client_metadata" in response.json()["message"]

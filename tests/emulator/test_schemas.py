@@ -12,6 +12,7 @@ from tests.conftest import load_sample
 
 def test_vendored_excerpt_matches_the_repository_samples():
     clients = load_sample("mgmt-api-oas-excerpt-clients.json")
+    grants = load_sample("mgmt-api-oas-excerpt-client-grants.json")
     resource_servers = load_sample("mgmt-api-oas-excerpt-resource-servers.json")
     vendored = json.loads(schemas.OAS_EXCERPT_PATH.read_text(encoding="utf-8"))
 
@@ -19,11 +20,47 @@ def test_vendored_excerpt_matches_the_repository_samples():
     expected["UpdateResourceServerRequestContent"] = resource_servers["components"][
         "UpdateResourceServerRequestContent"
     ]
+    expected.update(grants["components"]["schemas"])
     assert vendored["schemas"] == expected
-    for path, operations in clients["paths"].items():
-        for method, operation in operations.items():
-            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
-            assert vendored["query_parameters"][f"{method.upper()} /api/v2{path}"] == query
+    routes = set()
+    for excerpt in (clients, grants):
+        for path, operations in excerpt["paths"].items():
+            for method, operation in operations.items():
+                query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+                routes.add(f"{method.upper()} /api/v2{path}")
+                assert vendored["query_parameters"][f"{method.upper()} /api/v2{path}"] == query
+    assert set(vendored["query_parameters"]) == routes
+
+
+def test_client_grant_update_schema_is_the_official_one():
+    update = schemas.schema("UpdateClientGrantRequestContent")
+
+    assert update["additionalProperties"] is False and update["minProperties"] == 1
+    assert set(update["properties"]) == {
+        "scope",
+        "organization_usage",
+        "allow_any_organization",
+        "authorization_details_types",
+        "allow_all_scopes",
+    }
+    schemas.validate_body("update_client_grant", {"allow_all_scopes": None, "scope": None})
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"n": 1}, "'Expected type string but found type integer' on property client_metadata.n"),
+        ({"n": "x" * 256}, "'String is too long (256 chars), maximum 255' on property client_metadata.n"),
+        ({f"k{i}": "v" for i in range(11)}, "'Too many properties defined (11), maximum 10' on property"),
+    ],
+)
+def test_client_metadata_holds_at_most_ten_short_strings(metadata, message):
+    schemas.validate_body("create_client", {"name": "x", "client_metadata": {"managed_by": "me"}})
+    with pytest.raises(ApiError) as excinfo:
+        schemas.validate_body("create_client", {"name": "x", "client_metadata": metadata})
+
+    assert excinfo.value.error_code == "invalid_body"
+    assert excinfo.value.message.startswith(f"Payload validation error: {message}")
 
 
 def test_missing_references_are_listed_and_permissive():
