@@ -61,7 +61,7 @@ def _logs(log_group: str) -> dict[str, set[str]]:
 
 AUTH0_TOKEN = {
     # bootstrap.SecretCredentials reads the Auth0 client credentials (Powertools Parameters'
-    # get_secret); token_cache._SharedCache.read_current / read_version read the shared token
+    # SecretsProvider); token_cache._SharedCache.read_current / read_version read the shared token
     # and a rival's refresh claim (status.describe_token_cache reads it too, in the replay role).
     "secretsmanager:GetSecretValue": {CREDENTIALS, TOKEN_CACHE},
     # token_cache._SharedCache.put: a refresh claim, a token or a tombstone, one writer per version.
@@ -324,7 +324,7 @@ def test_every_function_uses_the_lock_table_with_put_and_delete_only(cfn_templat
 def test_the_code_scan_finds_the_calls_it_is_meant_to_find(code_calls):
     # Guards the scan itself: a call made each way the code makes them is recognised.
     assert {"put_item", "delete_item"} <= code_calls["dynamodb:PutItem"] | code_calls["dynamodb:DeleteItem"]
-    assert "get_secret" in code_calls["secretsmanager:GetSecretValue"]  # Powertools Parameters
+    assert "SecretsProvider" in code_calls["secretsmanager:GetSecretValue"]  # Powertools Parameters
     assert "PutSecretValue" in code_calls["secretsmanager:PutSecretValue"]  # token_cache's dispatch key
     assert "change_message_visibility_batch" in code_calls["sqs:ChangeMessageVisibility"]  # a batch call
     text = "\n".join(_sources().values())
