@@ -43,6 +43,13 @@ def render(summary: dict, limit: int = 40) -> str:
                  f"rate limit {s['rate_limit']}   faults {','.join(s['faults']) or 'none'}")
     lines.append(f"Lambda            {s['batches']} batches, {s['cold_starts']} cold starts "
                  f"(median init {s['cold_start_ms_median']} ms), max concurrency {s['maximum_concurrency']}")
+    if s.get("paced") is not None:
+        lines.append(f"rate share        {s['rate_share']:g}: {s['paced']} calls held back to keep the tenant's "
+                     "reserve (PacedCalls)")
+    n = s.get("neighbour")
+    if n:
+        lines.append(f"neighbour         {n['served']} served, {n['rate_limited']} answered 429 "
+                     f"({n['sent']} sent at {n['rate_per_s']:g}/s over {n['seconds']} s)")
     return "\n".join(lines)
 
 
@@ -70,6 +77,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "retry is seen within a minute)")
     parser.add_argument("--batching-window", type=float, default=0.5,
                         help="cap on the template's batching window, in seconds")
+    parser.add_argument("--rate-share", type=float, default=None,
+                        help="MANAGEMENT_API_RATE_SHARE (0 < share <= 1): the share of the tenant's Management API "
+                             "bucket the worker may use (default: %(default)s, i.e. the template's "
+                             "ManagementApiRateShare)")
+    parser.add_argument("--neighbour", dest="neighbour_share", type=float, default=0.0, metavar="SHARE",
+                        help="another client of the tenant (its own M2M application) sending Management API reads "
+                             "at a steady SHARE of the bucket's rate (0 < SHARE <= 1) from the first event "
+                             "until the last outcome; its requests served and answered 429 are reported "
+                             "(0: none)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting after this many seconds")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     args = parser.parse_args(argv)
@@ -78,6 +94,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown fault(s): {', '.join(sorted(unknown))}; choose from {', '.join(FAULTS)}")
     if args.apis < 1:
         parser.error("--apis must be at least 1")
+    if args.rate_share is not None and not 0 < args.rate_share <= 1:
+        parser.error("--rate-share must be in (0, 1]")
+    if args.neighbour_share and not 0 < args.neighbour_share <= 1:
+        parser.error("--neighbour must be in (0, 1] (0: no neighbour)")
+    if args.neighbour_share and args.rate_limit == "none":
+        parser.error("--neighbour needs a rate limit (its rate is a share of the bucket's)")
     return args
 
 

@@ -6,6 +6,10 @@ the worker in warm, isolated Lambda-like processes; the worker enables token exc
 the emulator's Management API. The demo watches the worker's logs and the dead-letter queue
 until every created API has an outcome, checks the outcome against the tenant itself, and
 returns a summary (see :func:`run_pipeline`).
+
+Optionally another client of the tenant (:class:`Neighbour`, its own M2M application) sends
+Management API reads at a steady share of the bucket's rate while the queue drains, to see what
+the product's ``MANAGEMENT_API_RATE_SHARE`` leaves it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from local.stack import deploy_local_stack
 DOMAIN = "acme.eu.auth0.com"
 WORKER_CLIENT = ("tee5b0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-worker-secret-" + "0" * 40)
 ADMIN_CLIENT = ("adm1n0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-admin-secret-" + "1" * 40)
+# Another application of the tenant that reads through the Management API (a service, a script).
+NEIGHBOUR_CLIENT = ("nbr0e0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-neighbour-secret-" + "2" * 40)
 # What the product's M2M client is granted in each mode: exactly what the library says the mode
 # needs (the local stack configures no downstream grants).
 SCOPES = {mode: required_scopes(mode, with_grants=False) for mode in MODES}
@@ -76,6 +82,9 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     log_lines: int = 0
     errors: list[str] = field(default_factory=list)
+    # Sums of the worker's EMF metrics (CloudWatch embedded metric format lines in its log), by
+    # name; empty when the run disables metrics.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def on_log(self, instance: str, line: str) -> None:
         self.log_lines += 1
@@ -85,6 +94,9 @@ class Ledger:
             if line.strip():
                 self.errors.append(line[:300])
             return
+        if isinstance(entry, dict) and "_aws" in entry:
+            self._add_metrics(entry)
+            return
         if not isinstance(entry, dict) or "api_id" not in entry:
             return
         status = entry.get("status") or ("dead_lettered" if "dead-letter queue" in entry.get("message", "")
@@ -92,6 +104,18 @@ class Ledger:
         if status not in TERMINAL:
             return
         self.finish(entry["api_id"], status, entry.get("reason", ""), _log_time(entry.get("timestamp")))
+
+    def _add_metrics(self, blob: dict) -> None:
+        try:
+            names = [m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d.get("Metrics", [])]
+        except (KeyError, TypeError):
+            return
+        for name in names:
+            value = blob.get(name)
+            values = value if isinstance(value, list) else [value]
+            total = sum(v for v in values if isinstance(v, int | float))
+            with self.lock:
+                self.metrics[name] = self.metrics.get(name, 0) + total
 
     def finish(self, api_id: str, status: str, reason: str, when: float | None = None) -> None:
         with self.lock:
@@ -125,10 +149,12 @@ class LogStream:
         self._delays = delays
         self.events = 0
         self.duplicates_sent = 0
+        self.first_event = threading.Event()  # set when the first event is streamed
         self._count = 0
         self._lock = threading.Lock()
 
     def __call__(self, record: dict) -> None:
+        self.first_event.set()
         event = eventbridge_envelope(record, DOMAIN)
         details = record.get("data", {}).get("details", {})
         body = details.get("response", {}).get("body") or {}
@@ -211,6 +237,97 @@ class Creator:
             return response.json()
 
 
+class Neighbour:
+    """Another client of the tenant, with its own M2M application and token: it reads one API
+    (``GET /api/v2/resource-servers/{id}``) over HTTP at a steady ``rate_per_s`` from ``begin``
+    being set until :meth:`stop`, and counts what was served and what was refused (429).
+
+    Steady: requests are sent on a fixed schedule (one every 1/rate s), whatever the answers; a
+    429 is counted and not retried (the request is lost to that client, and retrying would raise
+    its rate). A request that is late goes as soon as it can; the schedule does not burst to catch
+    up more than one request.
+    """
+
+    def __init__(self, emulator: Auth0Emulator, rate_per_s: float, begin: threading.Event):
+        self.rate_per_s = rate_per_s
+        self.sent = 0
+        self.served = 0
+        self.rate_limited = 0
+        self.other_errors = 0
+        self.token_requests = 0
+        self.seconds = 0.0
+        self._base = emulator.base_url
+        self._path = f"/api/v2/resource-servers/{emulator.system_api['id']}"
+        self._begin = begin
+        self._stop = threading.Event()
+        self._session = requests.Session()
+        self._token = ""
+        self._thread = threading.Thread(target=self._run, name="neighbour", daemon=True)
+
+    def start(self) -> None:
+        self._token = self._get_token()  # before the first event: its token does not count in the window
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(15)
+
+    def summary(self) -> dict[str, Any]:
+        return {"rate_per_s": round(self.rate_per_s, 3), "served": self.served, "rate_limited": self.rate_limited,
+                "sent": self.sent, "other_errors": self.other_errors, "seconds": round(self.seconds, 2),
+                "served_per_s": round(self.served / self.seconds, 3) if self.seconds else None}
+
+    def _get_token(self) -> str:
+        self.token_requests += 1
+        response = self._session.post(f"{self._base}/oauth/token", json={
+            "grant_type": "client_credentials", "client_id": NEIGHBOUR_CLIENT[0],
+            "client_secret": NEIGHBOUR_CLIENT[1], "audience": f"https://{DOMAIN}/api/v2/"}, timeout=10)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def _run(self) -> None:
+        while not self._begin.wait(0.05):
+            if self._stop.is_set():
+                return
+        interval = 1.0 / self.rate_per_s
+        started = time.monotonic()
+        due = started
+        try:
+            while True:
+                now = time.monotonic()
+                if due > now:
+                    if self._stop.wait(due - now):
+                        break
+                    continue
+                if self._stop.is_set():
+                    break
+                self._send()
+                due = max(due + interval, time.monotonic() - interval)
+        finally:
+            self.seconds = time.monotonic() - started
+
+    def _send(self) -> None:
+        self.sent += 1
+        try:
+            response = self._session.get(self._base + self._path, timeout=10,
+                                         headers={"Authorization": f"Bearer {self._token}"})
+        except requests.RequestException:
+            self.other_errors += 1
+            return
+        if response.status_code == 429:
+            self.rate_limited += 1
+        elif response.ok:
+            self.served += 1
+        else:
+            self.other_errors += 1
+            if response.status_code == 401:  # its token expired: the next request gets a new one
+                try:
+                    self._token = self._get_token()
+                except requests.RequestException:
+                    pass
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -254,6 +371,12 @@ class PipelineOptions:
     # Fault tests: also called with (instance id, line) for every line the worker prints (its
     # CloudWatch log), e.g. to scan the workers' logs for secrets.
     on_log: Callable[[str, str], None] | None = None
+    # MANAGEMENT_API_RATE_SHARE, as the template's ManagementApiRateShare parameter (None: the
+    # template's default).
+    rate_share: float | None = None
+    # Another client of the tenant (:class:`Neighbour`) reading at this share of the bucket's rate
+    # from the first event streamed until the last outcome; 0: none. Needs a rate limit.
+    neighbour_share: float = 0.0
 
 
 def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda text: None) -> dict:
@@ -264,6 +387,12 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
     faults = set(args.faults)
     ledger = Ledger()
     run_id = f"r{int(time.time()) % 100000}"
+    if args.rate_share is not None and not 0 < args.rate_share <= 1:
+        raise ValueError(f"rate_share must be in (0, 1], not {args.rate_share}")
+    if args.neighbour_share and (limit_factory is None or not 0 < args.neighbour_share <= 1):
+        raise ValueError("a neighbour needs a rate limit and a share of its rate in (0, 1]")
+    # The product's PacedCalls come from its EMF metrics, read off its log: on when asked about sharing.
+    with_metrics = args.rate_share is not None or bool(args.neighbour_share)
 
     with local_aws_environment() as aws, Auth0Emulator(
         domain=DOMAIN, rate_limit=limit_factory() if limit_factory else None,
@@ -272,9 +401,13 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         emulator.token_lifetime = args.token_lifetime
         emulator.add_m2m_client(*WORKER_CLIENT, scopes=SCOPES[mode])
         emulator.add_m2m_client(*ADMIN_CLIENT, scopes=["create:resource_servers", "read:resource_servers"])
+        emulator.add_m2m_client(*NEIGHBOUR_CLIENT, scopes=["read:resource_servers"])
         progress("local AWS (moto) and Auth0 emulator up; deploying template.yaml locally")
+        parameters = {"Auth0Domain": DOMAIN, "TokenExchangeMode": mode, "DryRun": "true" if args.dry_run else "false"}
+        if args.rate_share is not None:
+            parameters["ManagementApiRateShare"] = f"{args.rate_share:g}"
         stack = deploy_local_stack(
-            {"Auth0Domain": DOMAIN, "TokenExchangeMode": mode, "DryRun": "true" if args.dry_run else "false"},
+            parameters,
             credentials={"client_id": WORKER_CLIENT[0], "client_secret": WORKER_CLIENT[1]},
             overrides={"VisibilityTimeout": args.visibility_timeout},
         )
@@ -290,7 +423,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         function = LocalFunction(
             name=spec.name, code_dir=code_dir, handler=args.handler or spec.handler,
             environment={**spec.environment, **aws.env(), "AUTH0_BASE_URL": emulator.base_url,
-                         "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true",
+                         "POWERTOOLS_LOG_LEVEL": "INFO",
+                         "POWERTOOLS_METRICS_DISABLED": "false" if with_metrics else "true",
                          **args.extra_environment},
             sys_path=[*lambda_sys_path(code_dir, Path(work)), *args.extra_sys_path],
             timeout=function_timeout, memory_mb=spec.memory_mb, max_instances=concurrency,
@@ -308,6 +442,10 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
                                  maximum_concurrency=concurrency)
         mapping.start()
         creator = Creator(emulator)
+        neighbour = None
+        if args.neighbour_share and limit_factory is not None:
+            neighbour = Neighbour(emulator, args.neighbour_share * limit_factory().per_second, stream.first_event)
+            neighbour.start()
         styles = ["dashboard", "terraform", "sdk"]
         create_started = time.time()
         try:
@@ -327,6 +465,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
                     break
                 time.sleep(0.25)
         finally:
+            if neighbour is not None:
+                neighbour.stop()  # the last outcome is in (or the run gave up)
             mapping.stop()
             peak_rss_mb = _peak_rss_mb(function)  # of the warm instances, before they are stopped
             function.stop()
@@ -340,8 +480,13 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         finished = [r.finished_at for r in rows if r.finished_at is not None]
         streamed = [r.created_at for r in rows if r.created_at]
         counts = ledger.counts()
-        worker_429s = max(0, emulator.rate_limited - creator.rate_limited)
-        served = emulator.management_calls - creator.calls - worker_429s
+        others_calls = creator.calls + (neighbour.sent if neighbour else 0)
+        others_429s = creator.rate_limited + (neighbour.rate_limited if neighbour else 0)
+        others_tokens = creator.token_requests + (neighbour.token_requests if neighbour else 0)
+        worker_429s = max(0, emulator.rate_limited - others_429s)
+        served = emulator.management_calls - others_calls - worker_429s
+        share = args.rate_share if args.rate_share is not None else function.environment.get(
+            "MANAGEMENT_API_RATE_SHARE")
         return {
             "apis_created": len(rows),
             "enabled": counts["enabled"] + counts["already_enabled"],
@@ -350,13 +495,18 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "dead_lettered": counts["dead_lettered"],
             "lost": counts["pending"],
             "duplicate_clients": duplicate_clients,
-            "token_requests": emulator.token_requests - creator.token_requests,
+            "token_requests": emulator.token_requests - others_tokens,
             # Every request the worker sent, those answered 429 included; "served" leaves those out.
-            "management_calls": emulator.management_calls - creator.calls,
+            "management_calls": emulator.management_calls - others_calls,
             "management_calls_served": served,
             "management_calls_per_api": round(served / max(1, len(rows)), 2),
             "rate_limited": worker_429s,
             "creator_rate_limited": creator.rate_limited,
+            "rate_share": None if share is None else float(share),
+            # Calls the worker held back to keep the tenant's reserve (its PacedCalls metric); None
+            # when the run had metrics off.
+            "paced": int(ledger.metrics.get("PacedCalls", 0)) if with_metrics else None,
+            "neighbour": neighbour.summary() if neighbour else None,
             "latency_ms_p50": _percentile(latencies, 50),
             "latency_ms_p95": _percentile(latencies, 95),
             "seconds": round(elapsed, 2),

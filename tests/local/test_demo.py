@@ -60,3 +60,35 @@ def test_bad_flags_get_a_clear_error():
     done = subprocess.run([sys.executable, "-m", "local.demo", "--faults", "meteor"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "unknown fault(s): meteor" in done.stderr
+
+
+def test_a_neighbour_on_the_tenant_is_counted_apart_from_the_worker():
+    from local.demo import render
+
+    summary, done = demo("--apis", "6", "--rate-share", "0.5", "--neighbour", "0.4")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert summary["enabled"] == 5 and summary["lost"] == 0
+    neighbour = summary["neighbour"]
+    assert neighbour["rate_per_s"] == 6.4  # 0.4 of the Enterprise bucket's 16/s
+    assert neighbour["served"] > 0 and neighbour["rate_limited"] == 0
+    assert neighbour["sent"] == neighbour["served"] + neighbour["rate_limited"] + neighbour["other_errors"]
+    # the neighbour's token and reads are its own, not the worker's
+    assert summary["token_requests"] == 1 and summary["management_calls"] == 10
+    assert summary["rate_share"] == 0.5 and isinstance(summary["paced"], int)
+    assert f"neighbour         {neighbour['served']} served, 0 answered 429" in render(summary)
+
+
+def test_without_a_neighbour_there_is_none_in_the_summary():
+    summary, done = demo("--apis", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert summary["neighbour"] is None and summary["paced"] is None  # metrics off: not measured
+    assert summary["rate_share"] == 0.5  # the template's default
+
+
+def test_a_neighbour_needs_a_share_of_a_rate_limit():
+    for args, message in ((["--neighbour", "1.5"], "--neighbour must be in (0, 1]"),
+                          (["--neighbour", "0.4", "--rate-limit", "none"], "--neighbour needs a rate limit"),
+                          (["--rate-share", "0"], "--rate-share must be in (0, 1]")):
+        done = subprocess.run([sys.executable, "-m", "local.demo", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
