@@ -5,6 +5,9 @@ Measurements (``--only`` takes their names, comma-separated):
   tokens  token requests per token lifetime: the product vs a naive handler and an auth0-python one
   calls   Management API calls per new API, per mode
   drain   drain time of a burst of new APIs against the Enterprise and Free buckets, vs the ideal
+  share   the same burst sharing the Enterprise bucket: MANAGEMENT_API_RATE_SHARE 0.5 while another client
+          sends 40 % of the bucket's rate (its 429s, the product's 429s, drain vs the ideal at that share),
+          and share 1.0 with and without that client
   cold    cold init of the worker vs ``import boto3`` and the auth0-python import
   first_record  cold start to the first record's outcome (import + first invocation, token cache empty
           and warm) vs the naive and auth0-python peers, with the phases it spends its time in
@@ -36,7 +39,8 @@ from pathlib import Path
 
 from bench.common import BENCH_DIR, CACHE_DIR, auth0_sdk_view, progress
 
-NAMES = ("cpu", "size", "cold", "first_record", "calls", "tokens", "memory", "drain", "cost")  # the order they run in
+# The order they run in.
+NAMES = ("cpu", "size", "cold", "first_record", "calls", "tokens", "memory", "drain", "share", "cost")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,6 +67,7 @@ def run(names: list[str], quick: bool) -> dict:
         measure_cpu,
         measure_drain,
         measure_footprint,
+        measure_share,
         measure_tokens,
     )
 
@@ -98,6 +103,8 @@ def run(names: list[str], quick: bool) -> dict:
                 results["memory"] = measure_footprint.measure_memory(quick, sdk_view, results.get("tokens"))
             elif name == "drain":
                 results["drain"] = measure_drain.measure(quick)
+            elif name == "share":
+                results["share"] = measure_share.measure(quick)
             elif name == "cost":
                 results["cost"] = measure_cost.measure(quick, sdk_view, results.get("first_record"))
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)

@@ -46,6 +46,9 @@ def target_rows(results: dict) -> list[dict[str, Any]]:
                 "baseline": f"ideal {d['ideal_s']} s",
                 "target": "≤ 1.15 × ideal, 0 dead-lettered",
                 "met": d["ratio"] is not None and d["ratio"] <= 1.15 and d["dead_lettered"] == 0 and d["lost"] == 0})
+    share = results.get("share")
+    if share:
+        rows += _share_rows(share)
     cold = results.get("cold")
     if cold:
         probes = cold["probes"]
@@ -119,6 +122,45 @@ def target_rows(results: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _share_figures(r: dict) -> str:
+    """The three figures of a run that shares the bucket; one that misses its target in bold."""
+    met = r["targets_met"]
+
+    def mark(text: str, ok: bool | None) -> str:
+        return f"**{text} (target missed)**" if ok is False else text
+
+    n = r["neighbour"]
+    parts = [mark(f"neighbour {n['rate_limited']} × 429 in {n['sent']}", met["neighbour_429"])] if n else []
+    parts += [mark(f"product {r['product_429_per_served_call']:.3g} 429s per served call ({r['product_429']} in "
+                   f"{r['calls_served']})", met["product_429_per_call"]),
+              mark(f"{r['ratio']} × ideal ({r['drain_s']} s)", met["ratio"])]
+    if not met["nothing_lost"]:
+        parts.append(f"**dead-lettered {r['dead_lettered']}, lost {r['lost']}**")
+    return " · ".join(parts)
+
+
+def _share_rows(share: dict) -> list[dict[str, Any]]:
+    """The two runs with targets; the comparison runs go in the first one's baseline cell."""
+    runs, t, bucket = share["runs"], share["targets"], share["bucket"]
+    comparisons = "; ".join(f"{key}: {_share_figures(r)}" for key, r in runs.items()
+                            if key not in share["with_targets"])
+    rows: list[dict[str, Any]] = []
+    for key in share["with_targets"]:
+        r = runs[key]
+        neighbour = f"a neighbour at {r['neighbour_share'] * 100:g} % of the rate" if r["neighbour"] else "no neighbour"
+        target = f"≤ {t['product_429_per_served_call']} · ≤ {t['ratio']} × ideal"
+        baseline = f"ideal {r['ideal_s']} s"
+        if not rows and comparisons:
+            baseline += f"; {comparisons}"
+        rows.append({
+            "figure": f"{r['apis']} new APIs on the Enterprise bucket (burst {bucket['burst']}, "
+                      f"{bucket['rate_per_s']:g}/s), share {r['share']:.1f}, {neighbour}",
+            "product": _share_figures(r), "baseline": baseline,
+            "target": f"neighbour 0 × 429 · {target}" if r["neighbour"] else target,
+            "met": all(v for v in r["targets_met"].values() if v is not None)})
+    return rows
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| figure | product | baseline (same run) | target | met |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['figure']} | {r['product']} | {r['baseline']} | {r['target']} | {_met(r['met'])} |" for r in rows]
@@ -168,6 +210,9 @@ def details(results: dict) -> str:
             out.append(f"| {bucket} | {d['apis']} | {d['calls_served']} | {d['ideal_s']} | {d['drain_s']} | "
                        f"{d['ratio']} | {d['dead_lettered']} | {d['lost']} | {d['rate_limited_429']} | "
                        f"{d['records_returned_to_queue']} |")
+    share = results.get("share")
+    if share:
+        out += _share_details(share)
     cold = results.get("cold")
     if cold:
         out += ["", "### 4. Cold init, memory, size", "", f"Fresh `-I -S` interpreters, median of {cold['runs']}, "
@@ -202,6 +247,33 @@ def details(results: dict) -> str:
     if cost:
         out += _cost(cost)
     return "\n".join(out)
+
+
+def _share_details(share: dict) -> list[str]:
+    from bench.measure_share import __doc__ as definitions
+
+    b, t = share["bucket"], share["targets"]
+    out = ["", "### 3b. Sharing the bucket (MANAGEMENT_API_RATE_SHARE)", "",
+           f"Creation: {share['creation']}. Enterprise bucket (burst {b['burst']}, {b['rate_per_s']:g}/s). The "
+           "neighbour is another M2M application of the tenant, with its own token, reading one API over HTTP on a "
+           "fixed schedule from the first event streamed until the last outcome; a 429 it meets is counted and not "
+           "retried. Targets: the neighbour meets no 429, the product's 429s per served call ≤ "
+           f"{t['product_429_per_served_call']}, drain ≤ {t['ratio']} × ideal.", "", "```",
+           (definitions or "").split("\n\n", 3)[3].split("\n\nTargets:")[0].strip(), "```", "",
+           "| run | share | reserve (tokens) | neighbour: rate, served, 429s | neighbour's tokens/s (n) | calls served "
+           "| product 429s (per served call) | paced calls | ideal (s) | drain (s) | ratio | dead-lettered | lost "
+           "| records back to the queue |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, r in share["runs"].items():
+        n = r["neighbour"]
+        neighbour = (f"{n['rate_per_s']:g}/s: {n['served']} served, {n['rate_limited']} × 429 of {n['sent']} in "
+                     f"{n['seconds']} s" if n else "none")
+        mark = "" if key in share["with_targets"] else " (comparison)"
+        out.append(f"| {key}{mark} | {r['share']:g} | {r['reserve_tokens']:g} | {neighbour} | "
+                   f"{r['neighbour_rate_used_per_s']} | {r['calls_served']} | {r['product_429']} "
+                   f"({r['product_429_per_served_call']}) | {r['paced']} | {r['ideal_s']} | {r['drain_s']} | "
+                   f"{r['ratio']} | {r['dead_lettered']} | {r['lost']} | {r['records_returned_to_queue']} |")
+    return out
 
 
 def _first_record(first: dict) -> list[str]:
