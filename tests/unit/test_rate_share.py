@@ -36,9 +36,14 @@ def test_at_the_reserve_the_wait_is_one_token_per_missing_token_to_stay_above_it
     assert _reserve_wait(headers(50, 20, 3), NOW, 0.5) == pytest.approx(6 * 2.5 / 30)
 
 
-def test_with_the_whole_bucket_only_the_last_token_holds_a_call():
-    assert _reserve_wait(headers(50, 1, 1), NOW, 1.0) == 0.0
-    assert _reserve_wait(headers(50, 0, 4), NOW, 1.0) == pytest.approx(3.5 / 50)
+def test_with_the_whole_bucket_a_headroom_of_a_few_tokens_keeps_instances_from_colliding():
+    # A tenth of the bucket, at most 5 tokens: instances reading "1 left" at once would all spend it.
+    assert _reserve_wait(headers(50, 6, 3), NOW, 1.0) == 0.0
+    assert _reserve_wait(headers(50, 5, 3), NOW, 1.0) == pytest.approx(2.5 / 45)
+    assert _reserve_wait(headers(50, 0, 4), NOW, 1.0) == pytest.approx(6 * 3.5 / 50)
+    # The Free bucket (2): a headroom of 0.2 tokens holds a call only when it is empty.
+    assert _reserve_wait(headers(2, 1, 1), NOW, 1.0) == 0.0
+    assert _reserve_wait(headers(2, 0, 2), NOW, 1.0) == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize("given", [
