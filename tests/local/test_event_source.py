@@ -61,7 +61,9 @@ def test_partial_failures_are_redelivered_and_successes_deleted(aws):
 
     with SqsEventSource(queue_url=queue, invoke=invoke, batch_size=10, batching_window=0.3,
                         maximum_concurrency=1, sqs_client=sqs) as esm:
-        assert wait_for(lambda: count(sqs, queue) == 0)
+        # Both conditions: moto's approximate counts can read 0 for a moment while the failed record's
+        # visibility timeout ends (seen on a loaded machine).
+        assert wait_for(lambda: count(sqs, queue) == 0 and ["fail-once"] in seen[1:], timeout=30.0)
     assert sorted(seen[0]) == ["fail-once", "ok-1", "ok-2"]  # one batch within the window
     assert ["fail-once"] in seen[1:]  # redelivered alone after the visibility timeout
     assert count(sqs, dlq) == 0
