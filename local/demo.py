@@ -14,7 +14,14 @@ import json
 import sys
 from typing import Any
 
+from local.auth0_emulator import PLANS
 from local.pipeline import FAULTS, RATE_LIMITS, SCOPES, PipelineOptions, run_pipeline
+
+# The plan whose entity limits go with each rate-limit preset (Auth0 publishes both per plan).
+PLAN_OF_RATE_LIMIT = {"free": "free", "enterprise": "enterprise", "enterprise-non-production": "enterprise"}
+# Applications the demo's tenant holds before the first new API: the M2M applications of the worker,
+# of the creator and of the neighbour.
+_DEMO_APPLICATIONS = 3
 
 # --------------------------------------------------------------------------- output
 
@@ -23,18 +30,26 @@ def render(summary: dict, limit: int = 40) -> str:
     lines = []
     apis = summary["apis"]
     width = max([len(a["identifier"]) for a in apis[:limit]] + [10])
-    lines.append(f"{'API (identifier)':<{width}}  {'style':<9}  {'outcome':<13}  {'ms':>7}  reason")
-    lines.append("-" * (width + 60))
+    proving = summary.get("exchanges_ok") is not None
+    proof_head = f"  {'exchange':<8}" if proving else ""
+    lines.append(f"{'API (identifier)':<{width}}  {'style':<9}  {'outcome':<13}  {'ms':>7}{proof_head}  reason")
+    lines.append("-" * (width + 70))
     for api in apis[:limit]:
         ms = "" if api["latency_ms"] is None else f"{api['latency_ms']:.0f}"
-        lines.append(f"{api['identifier']:<{width}}  {api['style']:<9}  {api['status']:<13}  {ms:>7}  "
-                     f"{api['reason']}")
+        proof = ""
+        if proving:
+            proof = f"  {'ok' if api['proof'] == 'ok' else ('-' if api['proof'] is None else 'FAILED'):<8}"
+        reason = api["reason"] + (f" [exchange refused: {api['proof']}]" if api["proof"] not in (None, "ok") else "")
+        lines.append(f"{api['identifier']:<{width}}  {api['style']:<9}  {api['status']:<13}  {ms:>7}{proof}  {reason}")
     if len(apis) > limit:
         lines.append(f"... and {len(apis) - limit} more (use --json for all)")
     lines.append("")
     s = summary
     lines.append(f"APIs created      {s['apis_created']}   enabled {s['enabled']}   skipped {s['skipped']}   "
                  f"dead-lettered {s['dead_lettered']}   lost {s['lost']}   second clients {s['duplicate_clients']}")
+    if proving:
+        lines.append(f"exchange proof    {s['exchanges_ok']} APIs' services exchanged a user's token for the "
+                     f"downstream API, {s['exchanges_failed']} refused")
     lines.append(f"token requests    {s['token_requests']}")
     lines.append(f"Management calls  {s['management_calls_served']} served ({s['management_calls_per_api']} per API)"
                  f" + {s['rate_limited']} answered 429 and waited out")
@@ -86,6 +101,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "at a steady SHARE of the bucket's rate (0 < SHARE <= 1) from the first event "
                              "until the last outcome; its requests served and answered 429 are reported "
                              "(0: none)")
+    parser.add_argument("--no-prove", dest="prove", action="store_false",
+                        help="skip the proof: by default each enabled API's service exchanges a user's access token "
+                             "for a token to a downstream API configured in DOWNSTREAM_GRANTS (On-Behalf-Of)")
+    parser.add_argument("--plan", choices=[*PLANS, "none"], default=None,
+                        help="the tenant's plan, whose entity limits the emulator enforces (default: the plan of "
+                             "the --rate-limit preset; none: no limits)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up waiting after this many seconds")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     args = parser.parse_args(argv)
@@ -103,6 +124,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _plan(args: argparse.Namespace) -> str | None:
+    """The plan to run on; when the run needs more than that plan allows, say so plainly and run
+    without limits (a real tenant of that plan would refuse the extra APIs or clients)."""
+    if args.plan == "none":
+        return None
+    plan = args.plan or PLAN_OF_RATE_LIMIT.get(args.rate_limit)
+    if plan is None:
+        return None
+    limits = PLANS[plan]
+    apis = args.apis + (1 if args.prove else 0)  # the downstream API of the proof
+    applications = args.apis + _DEMO_APPLICATIONS
+    beyond = [f"{need} {what} (the plan allows {most})" for need, what, most in (
+        (apis, "APIs", limits.resource_servers), (applications, "applications", limits.applications))
+        if most is not None and need > most]
+    if beyond:
+        print(f"note: this run needs {' and '.join(beyond)}: beyond a real {plan} tenant, so it runs without "
+              "entity limits", file=sys.stderr)
+        return None
+    return plan
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     tty = sys.stderr.isatty()
@@ -117,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every option but --json is a PipelineOptions field of the same name.
     settings: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "json"}
     settings["faults"] = tuple(args.faults)
+    settings["plan"] = _plan(args)
     options = PipelineOptions(**settings)
     summary = run_pipeline(options, progress)
     if tty:
@@ -130,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if summary["duplicate_clients"]:
         print(f"{summary['duplicate_clients']} API(s) got a second Custom API client", file=sys.stderr)
+        return 1
+    if summary.get("exchanges_failed"):
+        print(f"{summary['exchanges_failed']} enabled API(s) could not exchange a token", file=sys.stderr)
         return 1
     return 0
 

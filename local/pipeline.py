@@ -32,11 +32,17 @@ from token_exchange_enabler.scopes import required_scopes
 from local.auth0_emulator import Auth0Emulator, Fault, RateLimit, eventbridge_envelope
 from local.aws import local_aws_environment
 from local.event_source import SqsEventSource
+from local.exchange_proof import exchange
 from local.lambda_runtime import LocalFunction
 from local.layer_view import lambda_sys_path
 from local.stack import deploy_local_stack
 
 DOMAIN = "acme.eu.auth0.com"
+# The proof of each enabled API (PipelineOptions.prove): a downstream API the new APIs' services call
+# on their users' behalf, configured as DOWNSTREAM_GRANTS, and a user allowed to read it.
+DOWNSTREAM_API = "https://downstream.demo.example.com"
+DOWNSTREAM_SCOPE = "read:data"
+DEMO_USER = "auth0|demo-user"
 WORKER_CLIENT = ("tee5b0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-worker-secret-" + "0" * 40)
 ADMIN_CLIENT = ("adm1n0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-admin-secret-" + "1" * 40)
 # Another application of the tenant that reads through the Management API (a service, a script).
@@ -66,6 +72,7 @@ class ApiRow:
     status: str = "pending"
     reason: str = ""
     finished_at: float | None = None
+    proof: str | None = None  # "ok", or why the exchange was refused; None: not tried
 
     @property
     def latency_ms(self) -> float | None:
@@ -377,6 +384,11 @@ class PipelineOptions:
     # Another client of the tenant (:class:`Neighbour`) reading at this share of the bucket's rate
     # from the first event streamed until the last outcome; 0: none. Needs a rate limit.
     neighbour_share: float = 0.0
+    # Prove each enabled API (on_behalf_of): a user's access token for it is exchanged by its
+    # Custom API client for a token to DOWNSTREAM_API, granted through DOWNSTREAM_GRANTS.
+    prove: bool = False
+    # The tenant's plan (its entity limits: local/auth0_emulator/limits.py); None: no limits.
+    plan: str | None = None
 
 
 def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda text: None) -> dict:
@@ -393,19 +405,24 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         raise ValueError("a neighbour needs a rate limit and a share of its rate in (0, 1]")
     # The product's PacedCalls come from its EMF metrics, read off its log: on when asked about sharing.
     with_metrics = args.rate_share is not None or bool(args.neighbour_share)
+    prove = args.prove and mode == "on_behalf_of" and not args.dry_run
 
     with local_aws_environment() as aws, Auth0Emulator(
         domain=DOMAIN, rate_limit=limit_factory() if limit_factory else None,
         legacy_token_exchange_field=(mode == "legacy_resource_server" and not args.current_tenant),
     ) as emulator, tempfile.TemporaryDirectory(prefix="tee-demo-") as work:
         emulator.token_lifetime = args.token_lifetime
-        emulator.add_m2m_client(*WORKER_CLIENT, scopes=SCOPES[mode])
+        emulator.plan = args.plan
+        emulator.add_m2m_client(*WORKER_CLIENT, scopes=required_scopes(mode, with_grants=prove))
         emulator.add_m2m_client(*ADMIN_CLIENT, scopes=["create:resource_servers", "read:resource_servers"])
         emulator.add_m2m_client(*NEIGHBOUR_CLIENT, scopes=["read:resource_servers"])
         progress("local AWS (moto) and Auth0 emulator up; deploying template.yaml locally")
         parameters = {"Auth0Domain": DOMAIN, "TokenExchangeMode": mode, "DryRun": "true" if args.dry_run else "false"}
         if args.rate_share is not None:
             parameters["ManagementApiRateShare"] = f"{args.rate_share:g}"
+        if prove:
+            _prepare_proof(emulator)
+            parameters["DownstreamGrants"] = json.dumps({DOWNSTREAM_API: [DOWNSTREAM_SCOPE]})
         stack = deploy_local_stack(
             parameters,
             credentials={"client_id": WORKER_CLIENT[0], "client_secret": WORKER_CLIENT[1]},
@@ -474,6 +491,10 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         _collect_dead_letters(stack, ledger)
         elapsed = time.time() - create_started
         duplicate_clients = _verify(emulator, ledger, mode, args.dry_run)
+        exchanges = 0  # the proof's own requests to /oauth/token: not the worker's token requests
+        if prove:
+            progress("proving each enabled API: its service exchanges a user's token for the downstream API")
+            exchanges = _prove(emulator, ledger)
 
         rows = sorted(ledger.rows.values(), key=lambda r: r.identifier)
         latencies = [r.latency_ms for r in rows if r.latency_ms is not None]
@@ -495,7 +516,7 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "dead_lettered": counts["dead_lettered"],
             "lost": counts["pending"],
             "duplicate_clients": duplicate_clients,
-            "token_requests": emulator.token_requests - others_tokens,
+            "token_requests": emulator.token_requests - others_tokens - exchanges,
             # Every request the worker sent, those answered 429 included; "served" leaves those out.
             "management_calls": emulator.management_calls - others_calls,
             "management_calls_served": served,
@@ -507,6 +528,9 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             # when the run had metrics off.
             "paced": int(ledger.metrics.get("PacedCalls", 0)) if with_metrics else None,
             "neighbour": neighbour.summary() if neighbour else None,
+            "exchanges_ok": sum(1 for r in rows if r.proof == "ok") if prove else None,
+            "exchanges_failed": sum(1 for r in rows if r.proof not in (None, "ok")) if prove else None,
+            "plan": args.plan,
             "latency_ms_p50": _percentile(latencies, 50),
             "latency_ms_p95": _percentile(latencies, 95),
             "seconds": round(elapsed, 2),
@@ -529,7 +553,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "dead_letter_reasons": sorted({r.reason for r in rows if r.status == "dead_lettered"}),
             "apis": [
                 {"api_id": r.api_id, "identifier": r.identifier, "style": r.style, "status": r.status,
-                 "reason": r.reason, "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1)}
+                 "reason": r.reason, "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1),
+                 "proof": r.proof}
                 for r in rows
             ],
             "worker_errors": ledger.errors[:20],
@@ -664,3 +689,38 @@ def _verify(emulator: Auth0Emulator, ledger: Ledger, mode: str, dry_run: bool) -
         if not ok:
             row.status, row.reason = "pending", "the worker said enabled, but the tenant disagrees"
     return sum(1 for clients in per_identifier.values() if len(clients) > 1)
+
+
+def _prepare_proof(emulator: Auth0Emulator) -> None:
+    """The downstream API (created before the log stream is attached: it is no "new API") and the
+    user; the downstream API lets first-party clients skip consent, as On-Behalf-Of requires."""
+    emulator.create_resource_server({
+        "identifier": DOWNSTREAM_API, "name": "Downstream (demo)",
+        "scopes": [{"value": DOWNSTREAM_SCOPE}, {"value": "write:data"}],
+        "skip_consent_for_verifiable_first_party_clients": True,
+    })
+    emulator.add_user(DEMO_USER, permissions={DOWNSTREAM_API: [DOWNSTREAM_SCOPE, "write:data"]})
+
+
+def _prove(emulator: Auth0Emulator, ledger: Ledger) -> int:
+    """For each enabled API, what its service would do: exchange a user's access token for the API
+    for a token to the downstream API, as the API's Custom API client. Returns the exchanges sent."""
+    sent = 0
+    clients: dict[str, list[dict]] = {}
+    for client in emulator.clients:
+        if client.get("app_type") == "resource_server":
+            clients.setdefault(str(client.get("resource_server_identifier")), []).append(client)
+    for row in ledger.rows.values():
+        if row.status not in ("enabled", "already_enabled"):
+            continue
+        found = clients.get(row.identifier, [])
+        if len(found) != 1:
+            row.proof = f"{len(found)} Custom API clients"
+            continue
+        (client,) = found
+        subject = emulator.issue_user_token(DEMO_USER, row.identifier)
+        result = exchange(emulator.base_url, client_id=client["client_id"], client_secret=client["client_secret"],
+                          subject_token=subject, audience=DOWNSTREAM_API, scope=DOWNSTREAM_SCOPE)
+        sent += 1
+        row.proof = "ok" if result.ok else (result.error or f"HTTP {result.status}")
+    return sent

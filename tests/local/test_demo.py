@@ -32,9 +32,29 @@ def test_default_mode_enables_every_api_and_skips_the_system_one():
     assert summary["enabled"] == 7 and summary["skipped"] == 1 and summary["dead_lettered"] == 0
     assert summary["lost"] == 0 and summary["duplicate_clients"] == 0
     assert summary["token_requests"] == 1
-    assert summary["management_calls"] == 14  # 2 per API enabled, none for the system API
+    # 3 per API enabled (GET the API, POST its client, POST its downstream grant), none for the system API
+    assert summary["management_calls"] == 21
     (system,) = [a for a in summary["apis"] if a["style"] == "system"]
     assert system["status"] == "skipped" and "system API" in system["reason"]
+    # The proof: each enabled API's service exchanged a user's token for the downstream API.
+    assert (summary["exchanges_ok"], summary["exchanges_failed"]) == (7, 0)
+    assert all(a["proof"] == "ok" for a in summary["apis"] if a["status"] == "enabled")
+    assert system["proof"] is None
+
+
+def test_without_the_proof_there_is_no_grant_and_no_exchange():
+    summary, done = demo("--apis", "3", "--no-prove")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert summary["exchanges_ok"] is None and summary["exchanges_failed"] is None
+    assert summary["management_calls"] == 4  # GET + POST per API enabled: no grant
+
+
+def test_a_run_beyond_the_presets_plan_says_so_plainly():
+    summary, done = demo("--apis", "12", "--rate-limit", "free", "--no-prove", "--timeout", "120")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "beyond a real free tenant" in done.stderr and summary["plan"] is None
+    within, done = demo("--apis", "4", "--rate-limit", "free", "--no-prove")
+    assert done.returncode == 0 and within["plan"] == "free" and within["enabled"] == 3
 
 
 def test_faults_duplicates_and_delays_lose_nothing_and_make_no_second_client():
@@ -73,7 +93,7 @@ def test_a_neighbour_on_the_tenant_is_counted_apart_from_the_worker():
     assert neighbour["served"] > 0 and neighbour["rate_limited"] == 0
     assert neighbour["sent"] == neighbour["served"] + neighbour["rate_limited"] + neighbour["other_errors"]
     # the neighbour's token and reads are its own, not the worker's
-    assert summary["token_requests"] == 1 and summary["management_calls"] == 10
+    assert summary["token_requests"] == 1 and summary["management_calls"] == 15  # 3 per API: GET, POST, grant
     assert summary["rate_share"] == 0.5 and isinstance(summary["paced"], int)
     assert f"neighbour         {neighbour['served']} served, 0 answered 429" in render(summary)
 
