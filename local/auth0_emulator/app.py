@@ -124,6 +124,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v2/clients/{id}", "read:clients", "get_client"),
     Route("PATCH", "/api/v2/clients/{id}", "update:clients", "update_client", "Update a client"),
     Route("DELETE", "/api/v2/clients/{id}", "delete:clients", "delete_client", "Delete a client"),
+    Route(
+        "POST",
+        "/api/v2/clients/{id}/rotate-secret",
+        "update:client_keys",
+        "rotate_client_secret",
+        "Rotate a client secret",
+    ),
     Route("GET", "/api/v2/client-grants", "read:client_grants", "list_client_grants"),
     Route(
         "POST", "/api/v2/client-grants", "create:client_grants", "create_client_grant", "Create client grant"
@@ -650,6 +657,10 @@ class EmulatorApp:
             client.pop("client_secret", None)
         secrets_touched = ["client_secret"] if "client_secret" in client else None
         return Result(200, client, accessed_secrets=secrets_touched)
+
+    def _op_rotate_client_secret(self, call: Call) -> Result:
+        """200 with the client and its new ``client_secret`` (the spec's RotateClientSecretResponseContent)."""
+        return Result(200, self.tenant.rotate_client_secret(call.entity_id or ""), accessed_secrets=["client_secret"])
 
     def _op_delete_client(self, call: Call) -> Result:
         self.tenant.delete_client(call.entity_id or "")

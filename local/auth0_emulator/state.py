@@ -432,6 +432,16 @@ class Tenant:
                     client.pop(field, None)
                 else:
                     client[field] = copy.deepcopy(value)
+            known.remember(body.get("client_secret"))  # a secret set by the caller (update:client_keys)
+            return copy.deepcopy(client)
+
+    def rotate_client_secret(self, client_id: str) -> dict[str, Any]:
+        """``POST /api/v2/clients/{id}/rotate-secret``: a new secret at once; the old one is refused
+        from then on (the tenant's propagation delay of up to 30 s is not emulated)."""
+        with self._lock:
+            client = self._find_client(client_id)
+            client["client_secret"] = random_string(64, SECRET_ALPHABET)
+            known.remember(client["client_secret"])
             return copy.deepcopy(client)
 
     def delete_client(self, client_id: str) -> None:
