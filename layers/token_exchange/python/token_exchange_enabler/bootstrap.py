@@ -88,6 +88,13 @@ class SecretCredentials:
         self._force = True
 
 
+def _short_timeouts() -> Any:
+    """botocore settings of the AWS calls made inside an invocation: a slow call must not eat its time."""
+    from botocore.config import Config as BotoConfig
+
+    return BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+
+
 def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: AwsClients | None = None) -> Runtime:
     """Every adapter, wired. ``session``: the ``requests`` session for Auth0; ``aws``: where boto3
     clients come from (the operator CLI passes its ``--profile``/``--region``/``--endpoint-url``
@@ -117,11 +124,8 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
 
     cache_client = None
     if aws is not None:
-        from botocore.config import Config as BotoConfig
-
         # The same short timeouts as token_cache's own client: a slow cache must not cost more than fetching.
-        cache_client = aws("secretsmanager", config=BotoConfig(
-            connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
+        cache_client = aws("secretsmanager", config=_short_timeouts())
     tokens = TokenProvider(fetch=fetch, cache_secret_id=config.token_cache_secret_id, on_event=on_token_event,
                            secrets_client=cache_client, **TOKEN_REFRESH)
     api = ManagementApi(base_url=config.base_url, tokens=tokens, session=session, timeout=config.http_timeout,
@@ -130,7 +134,17 @@ def build_runtime(config: Config, *, metrics: Any = None, session=None, aws: Aws
     # the sweep and the operator tools; else within this process only.
     locks: ApiLocks = (DynamoDbLocks(config.idempotency_table, aws("dynamodb") if aws else None)
                        if config.idempotency_table else ProcessLocks())
-    enabler = Enabler(api, config, locks)
+    # Credentials delivery and the platform's event, only when configured (nothing imported otherwise).
+    secrets = notifier = None
+    if config.delivers_credentials:
+        from .client_secrets import ClientSecretStore
+
+        secrets = ClientSecretStore(config, client=aws("secretsmanager", config=_short_timeouts()) if aws else None)
+    if config.notification_bus:
+        from .notifications import Notifier
+
+        notifier = Notifier(config.notification_bus, client=aws("events", config=_short_timeouts()) if aws else None)
+    enabler = Enabler(api, config, locks, secrets=secrets, notifier=notifier)
 
     def set_deadline(deadline: Deadline) -> None:
         api.deadline = deadline  # also the token provider's (waiting for another instance's refresh)

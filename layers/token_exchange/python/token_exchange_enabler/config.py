@@ -35,6 +35,14 @@ _FALSE = {"", "0", "false", "no", "off"}
 # APIs still drains at the tenant's rate whenever nobody else is using it.
 DEFAULT_RATE_SHARE = 0.5
 _SCOPE = re.compile(r"^[^\s\x00-\x1f]{1,280}$")
+# Secrets Manager's secret names: letters, digits and /_+=.@- (at most 512 characters, the API id
+# included); the prefix must leave room for the 24-character API id.
+_SECRET_PREFIX = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,256}$")
+# A KMS key as Secrets Manager's KmsKeyId takes it: key id, key ARN, alias name or alias ARN.
+_KMS_KEY = re.compile(r"^[A-Za-z0-9:/_+=.@-]{1,2048}$")
+# An EventBridge bus: its name (EventBridge's naming rule) or its ARN.
+_BUS_NAME = r"[/.\-_A-Za-z0-9]{1,256}"
+_EVENT_BUS = re.compile(rf"^({_BUS_NAME}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{{12}}:event-bus/{_BUS_NAME})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,22 @@ class Config:
     skip_created_by_client_ids: frozenset[str] = frozenset()
     client_name_suffix: str = " (token exchange)"
     http_timeout: tuple[float, float] = field(default=(3.05, 10.0))
+    # Credentials delivery (client_secrets.py): where each Custom API client the product creates has
+    # its credentials stored (None: off), and the customer managed KMS key that encrypts them.
+    client_secrets_prefix: str | None = None
+    client_secrets_kms_key_id: str | None = None
+    # The EventBridge bus that hears of every API enabled (notifications.py); None: off.
+    notification_bus: str | None = None
+
+    @property
+    def delivers_credentials(self) -> bool:
+        return bool(self.client_secrets_prefix)
+
+    def client_secret_name(self, api_id: str) -> str:
+        """Where the credentials of the API's Custom API client are stored: ``<prefix><API id>``."""
+        if not self.client_secrets_prefix:
+            raise ValueError("CLIENT_SECRETS_PREFIX is not set")
+        return f"{self.client_secrets_prefix}{api_id}"
 
     @property
     def audience(self) -> str:
@@ -146,6 +170,10 @@ class Config:
         if grants and mode != MODE_ON_BEHALF_OF:
             problems.append("DOWNSTREAM_GRANTS applies only to TOKEN_EXCHANGE_MODE=on_behalf_of")
         rate_share = _rate_share(env.get("MANAGEMENT_API_RATE_SHARE", "").strip(), problems)
+        secrets_prefix, secrets_key = _client_secrets(env, mode, problems)
+        bus = env.get("NOTIFICATION_BUS_NAME", "").strip()
+        if bus and not _EVENT_BUS.match(bus):
+            problems.append(f"NOTIFICATION_BUS_NAME must be an EventBridge bus name or ARN, got {_shorten(bus)!r}")
 
         if problems:
             raise ConfigError(problems)
@@ -163,6 +191,9 @@ class Config:
             rate_share=rate_share,
             skip_created_by_client_ids=frozenset(_csv(env.get("SKIP_CREATED_BY_CLIENT_IDS", ""))),
             http_timeout=timeout,
+            client_secrets_prefix=secrets_prefix,
+            client_secrets_kms_key_id=secrets_key,
+            notification_bus=bus or None,
         )
 
 
@@ -223,6 +254,23 @@ def _downstream_grants(text: str, problems: list[str]) -> tuple[DownstreamGrant,
             problems.append(f"{where} must be a list of scopes (strings without spaces) or \"*\", "
                             f"got {_shorten(json.dumps(scopes))}")
     return tuple(grants)
+
+
+def _client_secrets(env: Mapping[str, str], mode: str, problems: list[str]) -> tuple[str | None, str | None]:
+    """``CLIENT_SECRETS_PREFIX`` and ``CLIENT_SECRETS_KMS_KEY_ID``, each bad value named."""
+    prefix = env.get("CLIENT_SECRETS_PREFIX", "").strip()
+    key = env.get("CLIENT_SECRETS_KMS_KEY_ID", "").strip()
+    if prefix and not _SECRET_PREFIX.match(prefix):
+        problems.append("CLIENT_SECRETS_PREFIX must be the start of a Secrets Manager secret name (letters, digits "
+                        f"and /_+=.@-, at most 256 characters), e.g. token-exchange/clients/, got {_shorten(prefix)!r}")
+    if prefix and mode != MODE_ON_BEHALF_OF:
+        problems.append("CLIENT_SECRETS_PREFIX applies only to TOKEN_EXCHANGE_MODE=on_behalf_of (the legacy mode "
+                        "creates no client)")
+    if key and not _KMS_KEY.match(key):
+        problems.append(f"CLIENT_SECRETS_KMS_KEY_ID must be a KMS key id, key ARN or alias, got {_shorten(key)!r}")
+    if key and not prefix:
+        problems.append("CLIENT_SECRETS_KMS_KEY_ID needs CLIENT_SECRETS_PREFIX (it encrypts the secrets stored there)")
+    return prefix or None, key or None
 
 
 def _rate_share(text: str, problems: list[str]) -> float:

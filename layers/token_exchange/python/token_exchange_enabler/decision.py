@@ -17,6 +17,11 @@ The two strategies (see ``docs/design.md``):
     configured user-delegated grants to downstream APIs.
 ``legacy_resource_server`` (the 2019 how-to, verbatim):
     ``PATCH /api/v2/resource-servers/{id}`` with ``{"token_exchange": [...]}``.
+
+Credentials delivery (``CLIENT_SECRETS_PREFIX``, see :class:`Credentials`): the plan also says
+what becomes of the credentials of the API's Custom API client — stored from the create call's
+answer, given a new secret and stored (a client the product made whose store failed), already
+stored, or not the product's to deliver (a client someone else made: its secret is never read).
 """
 
 from __future__ import annotations
@@ -33,11 +38,23 @@ from .errors import PermanentFailure
 OBO_PROFILE = "on_behalf_of_token_exchange"
 USER_SUBJECT = "user"  # a user-delegated client grant (On-Behalf-Of), as opposed to "client" (M2M)
 # How the project's clients are told apart (operators, the sweep, configuration-as-code tools).
-MANAGED_BY = {"managed_by": "token-exchange-enabler"}
+MANAGED_BY_KEY = "managed_by"
+PRODUCT = "token-exchange-enabler"
+MANAGED_BY = {MANAGED_BY_KEY: PRODUCT}
+# Marks a client created while credentials delivery was on (CLIENT_SECRETS_PREFIX): its credentials
+# are the product's to store, and to renew if the store failed. A client created before delivery
+# was turned on has a secret someone may have copied by hand: it is never renewed on its own.
+CREDENTIALS_KEY = "credentials"
+CREDENTIALS_IN_SECRETS_MANAGER = "aws-secrets-manager"
 _LEGACY_SUBJECT_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 (not a credential)
 LEGACY_BODY = {"token_exchange": [{"enabled_subject_token_types": _LEGACY_SUBJECT_TYPE}]}
 CUSTOM_API_APP_TYPE = "resource_server"
 _CLIENT_NAME_MAX = 128
+
+NOT_OURS_NOTE = "credentials not delivered: the client was not created by this product"
+NOT_MARKED_NOTE = ("credentials not delivered: the client was created before CLIENT_SECRETS_PREFIX was set "
+                   "(its secret may be in use elsewhere); `token-exchange-enabler rotate` gives it a new one and "
+                   "stores it")
 
 SYSTEM_API_REASON = "system API (e.g. the Auth0 Management API) cannot take part in token exchange"
 DELETED_REASON = "the API no longer exists (deleted after it was created)"
@@ -65,6 +82,22 @@ class Status(StrEnum):
     NOT_FOUND = "not_found"  # an operator's id or identifier that names no API
     BUSY = "busy"  # another holder has the API's lock: not done, try again
     FAILED = "failed"
+
+
+class Credentials(StrEnum):
+    """What becomes of the credentials of the API's Custom API client (``CLIENT_SECRETS_PREFIX``)."""
+
+    OFF = "off"  # no CLIENT_SECRETS_PREFIX (or legacy mode, or nothing to deliver: skipped, gone)
+    STORE_CREATED = "store_created"  # the plan creates the client: store the secret its create answer carries
+    ROTATE_AND_STORE = "rotate_and_store"  # made by the product, not stored (a failed store): new secret, stored
+    STORED = "stored"  # stored for this client already: a working secret is never overwritten
+    NOT_OURS = "not_ours"  # made by someone else: its secret is never read
+    NOT_MARKED = "not_marked"  # made by the product before delivery was on: left to the operator's rotate
+    UNCHECKED = "unchecked"  # the store was not read (the sweep decides from listings): nothing to do here
+
+    @property
+    def writes(self) -> bool:
+        return self in (Credentials.STORE_CREATED, Credentials.ROTATE_AND_STORE)
 
 
 DONE = frozenset({Status.ENABLED, Status.ALREADY_ENABLED, Status.SKIPPED, Status.DRY_RUN})
@@ -116,13 +149,22 @@ class ClientState:
     client_id: str
     resource_server_identifier: str | None = None
     token_exchange: Mapping[str, Any] = field(default_factory=dict)
+    managed: bool = False  # created by this product (client_metadata.managed_by)
+    delivers_credentials: bool = False  # ... while credentials delivery was on (client_metadata.credentials)
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # client_metadata (PATCH replaces it whole)
 
     @classmethod
     def from_auth0(cls, client: Mapping[str, Any]) -> ClientState:
         token_exchange = client.get("token_exchange")
+        metadata = client.get("client_metadata")
+        metadata = metadata if isinstance(metadata, Mapping) else {}
+        managed = metadata.get(MANAGED_BY_KEY) == PRODUCT
         return cls(client_id=str(client.get("client_id") or ""),
                    resource_server_identifier=client.get("resource_server_identifier"),
-                   token_exchange=dict(token_exchange) if isinstance(token_exchange, Mapping) else {})
+                   token_exchange=dict(token_exchange) if isinstance(token_exchange, Mapping) else {},
+                   managed=managed,
+                   delivers_credentials=managed and metadata.get(CREDENTIALS_KEY) == CREDENTIALS_IN_SECRETS_MANAGER,
+                   metadata=dict(metadata))
 
     @property
     def profiles(self) -> list[str]:
@@ -167,15 +209,33 @@ class GrantChange:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredCredentials:
+    """The secret under ``<CLIENT_SECRETS_PREFIX><API id>`` as described (never its value).
+
+    ``client_id``: the client whose working credentials its current version holds (its
+    ``client_id`` tag, set only once the stored secret is known to be the client's), None when it
+    holds none (no current version, or a value not confirmed). ``pending``: a version staged by a
+    rotation that did not finish (``AWSPENDING``)."""
+
+    secret_arn: str
+    client_id: str | None = None
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Observed:
     """What an entry point read: the API (None: Auth0 says it does not exist), its Custom API
-    client (None: it has none; not looked up in ``legacy_resource_server`` mode) and that client's
-    user-delegated grants (None: not read — no client, or no downstream grants configured)."""
+    client (None: it has none; not looked up in ``legacy_resource_server`` mode), that client's
+    user-delegated grants (None: not read — no client, or no downstream grants configured) and,
+    with credentials delivery, the stored credentials (``stored``, None: none stored;
+    ``credentials_read`` False: the store was not looked at)."""
 
     ref: ApiRef
     api: ApiState | None
     client: ClientState | None = None
     grants: tuple[GrantState, ...] | None = None
+    stored: StoredCredentials | None = None
+    credentials_read: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +252,13 @@ class Plan:
     token_exchange: Mapping[str, Any] | None = None  # ENABLE_ON_CLIENT: the whole merged object
     grant_changes: tuple[GrantChange, ...] = ()  # downstream grants to create or correct, after the action
     not_found: bool = False  # SKIP because Auth0 does not know the API
+    credentials: Credentials = Credentials.OFF
+    secret_name: str | None = None  # where the credentials go (with credentials delivery)
+    secret_arn: str | None = None  # where they are already (STORED)
 
     @property
     def writes(self) -> bool:
-        return self.action not in (Action.NONE, Action.SKIP)
+        return self.action not in (Action.NONE, Action.SKIP) or self.credentials.writes
 
     def would(self) -> str:
         """What a dry run says it would do."""
@@ -207,6 +270,11 @@ class Plan:
         }.get(self.action, self.reason)
         if self.grant_changes:
             text += "; would " + ", ".join(change.describe() for change in self.grant_changes)
+        if self.credentials is Credentials.STORE_CREATED:
+            text += f"; would store its credentials in {self.secret_name}"
+        elif self.credentials is Credentials.ROTATE_AND_STORE:
+            text += (f"; its credentials are not stored: would give client {self.client_id} a new secret "
+                     f"and store it in {self.secret_name}")
         return text
 
 
@@ -223,6 +291,10 @@ class Outcome:
     client_id: str | None = None
     created_client: bool = False
     error_kind: str | None = None  # FAILED / BUSY: configuration | rejected | transient | unreachable | busy
+    # Credentials delivery: what became of them (a Credentials value; None: off) and where they are.
+    credentials: str | None = None
+    secret_arn: str | None = None
+    notified: bool = False  # the platform's event was sent (NOTIFICATION_BUS_NAME)
 
     @property
     def done(self) -> bool:
@@ -239,6 +311,9 @@ class Outcome:
             "client_id": self.client_id,
             "created_client": self.created_client,
             "error_kind": self.error_kind,
+            "credentials": self.credentials,
+            "secret_arn": self.secret_arn,
+            "notified": self.notified,
         }
 
 
@@ -289,7 +364,12 @@ def plan(observed: Observed, config: Config) -> Plan:
                     "token_exchange not set on the resource server", name=api.name)
 
     client = observed.client
+    delivery = config.delivers_credentials
+    secret_name = config.client_secret_name(api.api_id) if delivery else None
     if client is None:
+        metadata = dict(MANAGED_BY)
+        if delivery:
+            metadata[CREDENTIALS_KEY] = CREDENTIALS_IN_SECRETS_MANAGER
         body = {
             "name": client_name(api.name or ref.name, api.identifier, config.client_name_suffix),
             "app_type": CUSTOM_API_APP_TYPE,
@@ -298,25 +378,54 @@ def plan(observed: Observed, config: Config) -> Plan:
             # that operators and configuration-as-code tools can tell it apart. is_first_party is not
             # sent: Auth0's default is a first-party client, which is never turned third-party here.
             "oidc_conformant": True,
-            "client_metadata": dict(MANAGED_BY),
+            "client_metadata": metadata,
             "token_exchange": {"allow_any_profile_of_type": [OBO_PROFILE]},
         }
         return Plan(Action.CREATE_CLIENT, api.api_id, api.identifier, "it has no Custom API client",
-                    name=api.name, create_body=body, grant_changes=grant_changes(config.downstream_grants, ()))
+                    name=api.name, create_body=body, grant_changes=grant_changes(config.downstream_grants, ()),
+                    credentials=Credentials.STORE_CREATED if delivery else Credentials.OFF, secret_name=secret_name)
+    credentials = credentials_of(observed, config)
+    stored_arn = observed.stored.secret_arn if observed.stored and credentials is Credentials.STORED else None
     changes = grant_changes(config.downstream_grants, observed.grants or ())
     profiles = client.profiles
     if OBO_PROFILE in profiles:
         if changes:
             return Plan(Action.ENSURE_GRANTS, api.api_id, api.identifier,
                         "On-Behalf-Of already enabled; its downstream grants differ from DOWNSTREAM_GRANTS",
-                        name=api.name, client_id=client.client_id, grant_changes=changes)
-        return Plan(Action.NONE, api.api_id, api.identifier, "On-Behalf-Of already enabled on its Custom API client",
-                    name=api.name, client_id=client.client_id)
+                        name=api.name, client_id=client.client_id, grant_changes=changes, credentials=credentials,
+                        secret_name=secret_name, secret_arn=stored_arn)
+        reason = "On-Behalf-Of already enabled on its Custom API client"
+        if credentials is Credentials.ROTATE_AND_STORE:
+            reason += "; its credentials are not stored"
+        return Plan(Action.NONE, api.api_id, api.identifier, reason, name=api.name, client_id=client.client_id,
+                    credentials=credentials, secret_name=secret_name, secret_arn=stored_arn)
     # PATCH replaces the whole token_exchange object: keep every other profile and field.
     merged = {**client.token_exchange, "allow_any_profile_of_type": [*profiles, OBO_PROFILE]}
     return Plan(Action.ENABLE_ON_CLIENT, api.api_id, api.identifier,
                 "its Custom API client does not allow On-Behalf-Of", name=api.name, client_id=client.client_id,
-                token_exchange=merged, grant_changes=changes)
+                token_exchange=merged, grant_changes=changes, credentials=credentials, secret_name=secret_name,
+                secret_arn=stored_arn)
+
+
+def credentials_of(observed: Observed, config: Config) -> Credentials:
+    """What the credentials of an existing Custom API client need (``observed.client`` is set).
+
+    Only a client this product created while delivering credentials is the product's to store and,
+    when its store failed, to give a new secret: another's secret is never read, and one created
+    before delivery was turned on may be in use elsewhere (the operator's ``rotate`` decides)."""
+    client = observed.client
+    if not config.delivers_credentials or client is None:
+        return Credentials.OFF
+    if not client.managed:
+        return Credentials.NOT_OURS
+    if not client.delivers_credentials:
+        return Credentials.NOT_MARKED
+    if not observed.credentials_read:
+        return Credentials.UNCHECKED
+    stored = observed.stored
+    if stored is not None and stored.client_id == client.client_id:
+        return Credentials.STORED
+    return Credentials.ROTATE_AND_STORE
 
 
 def grant_changes(wanted: tuple[DownstreamGrant, ...], have: tuple[GrantState, ...]) -> tuple[GrantChange, ...]:

@@ -12,6 +12,13 @@ sweep call. It
    :func:`~token_exchange_enabler.decision.plan`, and makes the writes the plan calls for
    (:meth:`Enabler.apply`).
 
+With ``CLIENT_SECRETS_PREFIX`` the read under the lock also describes the stored credentials of a
+client the product made (:mod:`~token_exchange_enabler.client_secrets`), and the writes deliver
+them: a new client's secret, from the create call's answer, is stored before anything else is
+written; a client whose store failed is given a new secret (``rotate-secret``) and stored. With
+``NOTIFICATION_BUS_NAME`` the outcome of every API enabled or found enabled under the lock is
+announced (:mod:`~token_exchange_enabler.notifications`) before the caller acknowledges anything.
+
 404s mean what they say: only a 404 on the API itself means "deleted" (or, for an operator's
 input, "not found"). A 404 on the Custom API client while merging means it was deleted meanwhile
 (:class:`~token_exchange_enabler.errors.StateChanged`: try again); on a downstream grant, that the
@@ -26,21 +33,26 @@ own reports; the decision and its outcome are the same everywhere.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 from .auth0 import Auth0Error, BadRequest, Conflict, Deadline, ManagementApi, NotFound, Unreachable
+from .client_secrets import ClientSecretStore
 from .config import MODE_LEGACY, Config
 from .decision import (
     CUSTOM_API_APP_TYPE,
     LEGACY_BODY,
+    NOT_MARKED_NOTE,
+    NOT_OURS_NOTE,
     USER_SUBJECT,
     Action,
     ApiRef,
     ApiState,
     ClientState,
+    Credentials,
     GrantChange,
     GrantState,
     Observed,
@@ -61,20 +73,37 @@ from .errors import (
     permanent_from,
 )
 from .locks import DEFAULT_LEASE_SECONDS, ApiLocks, ProcessLocks, lock_key
+from .notifications import ANNOUNCED, Notifier
 
 __all__ = ["Enabler", "attempt", "failed", "outcome_of"]
 
-CLIENT_FIELDS = "client_id,app_type,resource_server_identifier,token_exchange"
+CLIENT_FIELDS = "client_id,app_type,resource_server_identifier,token_exchange,client_metadata"
+
+# What became of the credentials (Outcome.credentials), by the plan's Credentials.
+CREDENTIALS_RESULT = {
+    Credentials.STORE_CREATED: "stored",
+    Credentials.ROTATE_AND_STORE: "renewed_and_stored",
+    Credentials.STORED: "already_stored",
+    Credentials.NOT_OURS: "not_delivered",
+    Credentials.NOT_MARKED: "not_delivered",
+    Credentials.UNCHECKED: "not_checked",
+}
+_CREDENTIALS_NOTES = {Credentials.NOT_OURS: NOT_OURS_NOTE, Credentials.NOT_MARKED: NOT_MARKED_NOTE}
 
 
 class Enabler:
     """The decision core with its adapters: the Management API client, the configuration, the locks."""
 
     def __init__(self, api: ManagementApi, config: Config, locks: ApiLocks | None = None, *,
+                 secrets: ClientSecretStore | None = None, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.api = api
         self.config = config
         self.locks: ApiLocks = locks if locks is not None else ProcessLocks()
+        # Credentials delivery and the platform's event, when configured (their AWS clients are made on first use).
+        self.secrets = secrets if secrets is not None or not config.delivers_credentials else ClientSecretStore(config)
+        self.notifier = notifier if notifier is not None or not config.notification_bus else \
+            Notifier(config.notification_bus)
         self._clock = clock
 
     @property
@@ -98,20 +127,40 @@ class Enabler:
         if self.config.dry_run:
             return self._dry_run(self.plan(self.observe(ref, client_hint)), ref)
         if not ref.known_id:  # an operator's id or identifier: lock on the id the worker would use
-            try:
-                found = ApiState.from_auth0(self._call(lambda: self.api.get_resource_server(ref.api_id)))
-            except NotFound:
+            found = self.read_api(ref.api_id)
+            if found is None:
                 return outcome_of(plan(Observed(ref, None), self.config), ref)
             ref = ApiRef(api_id=found.api_id, identifier=found.identifier, name=found.name, is_system=found.is_system)
             skip = plan_from_ref(ref, self.config)
             if skip is not None:
                 return outcome_of(skip, ref)
-        with self._lease(time_left) as lease_seconds, \
-                self.locks.hold(lock_key(self.mode, ref.api_id), ref.api_id, lease_seconds):
+        with self.holding(ref.api_id, time_left):
             decided = self.plan(self.observe(ref, client_hint))
-            if not decided.writes:
-                return outcome_of(decided, ref)
-            return self.apply(decided)
+            outcome = self.apply(decided) if decided.writes else outcome_of(decided, ref)
+            return self.announce(outcome)
+
+    @contextlib.contextmanager
+    def holding(self, api_id: str, time_left: float | None = None) -> Iterator[None]:
+        """Hold the API's lock (every write to an API happens inside; see :mod:`locks`), for at most
+        ``time_left`` seconds, or :data:`DEFAULT_LEASE_SECONDS` bounding the Auth0 waits too."""
+        with self._lease(time_left) as lease_seconds, \
+                self.locks.hold(lock_key(self.mode, api_id), api_id, lease_seconds):
+            yield
+
+    def read_api(self, id_or_identifier: str) -> ApiState | None:
+        """The API named by an id or an identifier, or None when Auth0 knows none."""
+        try:
+            return ApiState.from_auth0(self._call(lambda: self.api.get_resource_server(id_or_identifier)))
+        except NotFound:
+            return None
+
+    def announce(self, outcome: Outcome) -> Outcome:
+        """Send the platform's event for an API enabled or found enabled (``NOTIFICATION_BUS_NAME``);
+        the outcome, marked ``notified``. A failure raises: the caller acknowledges nothing."""
+        if self.notifier is None or self.config.dry_run or outcome.status not in ANNOUNCED:
+            return outcome
+        self.notifier.announce(outcome, self.mode)
+        return dataclasses.replace(outcome, notified=True)
 
     def plan(self, observed: Observed) -> Plan:
         return plan(observed, self.config)
@@ -131,8 +180,11 @@ class Enabler:
             return Observed(ref, None)
         if self.mode == MODE_LEGACY:
             return Observed(ref, api)
-        client = self._custom_api_client(api, client_hint)
-        return Observed(ref, api, client, self._grants_of(client))
+        client = self.custom_api_client(api, client_hint)
+        stored, read = None, False
+        if self.secrets is not None and client is not None and client.delivers_credentials:
+            stored, read = self.secrets.find(api.api_id), True  # described, never read
+        return Observed(ref, api, client, self._grants_of(client), stored=stored, credentials_read=read)
 
     def _grants_of(self, client: ClientState | None) -> tuple[GrantState, ...] | None:
         """The client's user-delegated grants, read only when DOWNSTREAM_GRANTS asks for some."""
@@ -141,7 +193,7 @@ class Enabler:
         return tuple(GrantState.from_auth0(grant) for grant in self._call(lambda: list(self.api.iter_client_grants(
             client_id=client.client_id, subject_type=USER_SUBJECT))))
 
-    def _custom_api_client(self, api: ApiState, hint: str | None) -> ClientState | None:
+    def custom_api_client(self, api: ApiState, hint: str | None = None) -> ClientState | None:
         """The API's Custom API client, or None.
 
         Auth0 names the linked client in the resource server's read-only ``client_id``: a fresh
@@ -168,11 +220,11 @@ class Enabler:
 
     def apply(self, decided: Plan) -> Outcome:
         """Make the writes ``decided`` calls for (the caller holds the API's lock)."""
-        client_id, created = decided.client_id, False
+        client_id, created, secret = decided.client_id, False, None
         if decided.action is Action.CREATE_CLIENT:
             body = dict(decided.create_body or {})
-            client_id = self._call(lambda: self.api.create_client(body), passing=()).get("client_id")
-            created = True
+            answer = self._call(lambda: self.api.create_client(body), passing=())
+            client_id, secret, created = answer.get("client_id"), answer.get("client_secret"), True
             reason = "created its Custom API client with On-Behalf-Of enabled"
         elif decided.action is Action.ENABLE_ON_CLIENT and client_id:
             change = {"token_exchange": dict(decided.token_exchange or {})}
@@ -190,16 +242,51 @@ class Enabler:
                                        "the API no longer exists (deleted after it was created)",
                                        name=decided.name, not_found=True), None)
             reason = "token_exchange set on the resource server (legacy mode)"
-        elif decided.action is Action.ENSURE_GRANTS:
+        elif decided.action in (Action.ENSURE_GRANTS, Action.NONE) and (
+                decided.action is Action.ENSURE_GRANTS or decided.credentials.writes):
             reason = decided.reason
         else:
             raise ValueError(f"nothing to apply for action {decided.action}")
+        # The credentials first: a new client's secret exists only in this answer until it is stored.
+        secret_arn, note = self._deliver(decided, client_id, secret)
+        del secret
+        if note:
+            reason += "; " + note
         if client_id and decided.grant_changes:
             self._apply_grants(client_id, decided.grant_changes)
             reason += "; downstream grants: " + ", ".join(change.describe() for change in decided.grant_changes)
-        status = Status.ALREADY_ENABLED if decided.action is Action.ENSURE_GRANTS else Status.ENABLED
+        status = Status.ENABLED if decided.action in (
+            Action.CREATE_CLIENT, Action.ENABLE_ON_CLIENT, Action.PATCH_RESOURCE_SERVER) else Status.ALREADY_ENABLED
         return Outcome(status, decided.api_id, reason, identifier=decided.identifier, name=decided.name,
-                       action=decided.action, client_id=client_id, created_client=created)
+                       action=decided.action, client_id=client_id, created_client=created,
+                       credentials=CREDENTIALS_RESULT.get(decided.credentials), secret_arn=secret_arn)
+
+    def _deliver(self, decided: Plan, client_id: str | None, secret: str | None) -> tuple[str | None, str | None]:
+        """Store the client's credentials where the plan says: (the secret's ARN, a note for the reason)."""
+        wanted = decided.credentials
+        if not wanted.writes:
+            return decided.secret_arn, _CREDENTIALS_NOTES.get(wanted)
+        if self.secrets is None or not client_id or not decided.identifier:
+            raise ValueError("credentials to deliver without a secret store, a client or an identifier")
+        if wanted is Credentials.ROTATE_AND_STORE:
+            # A client this product made whose credentials were never stored (the store failed after
+            # the create, or the secret was deleted): nobody holds its secret, so it gets a new one.
+            try:
+                secret = self._call(partial(self.api.rotate_client_secret, client_id), passing=(NotFound,)).get(
+                    "client_secret")
+            except NotFound:
+                raise StateChanged(f"Custom API client {client_id} of API {decided.api_id} was deleted while its "
+                                   "credentials were being renewed; the next attempt reads the API again") from None
+        if not secret:
+            raise PermanentFailure(
+                f"Auth0 answered for client {client_id} without its client_secret, so its credentials cannot be "
+                "stored; replay once the client has a client secret (token_endpoint_auth_method)")
+        arn = self.secrets.store(api_id=decided.api_id, identifier=decided.identifier, client_id=client_id,
+                                 client_secret=secret)
+        if wanted is Credentials.ROTATE_AND_STORE:
+            return arn, f"its credentials were not stored: gave client {client_id} a new secret and stored it in " \
+                        f"{decided.secret_name}"
+        return arn, f"credentials stored in {decided.secret_name}"
 
     def _legacy_patch(self, api_id: str) -> None:
         try:
@@ -280,8 +367,11 @@ def outcome_of(decided: Plan, ref: ApiRef | None) -> Outcome:
         status = Status.SKIPPED
     else:
         raise ValueError(f"plan {decided.action} writes: apply it")
-    return Outcome(status, decided.api_id, decided.reason, identifier=decided.identifier, name=decided.name,
-                   action=decided.action, client_id=decided.client_id)
+    note = _CREDENTIALS_NOTES.get(decided.credentials)
+    return Outcome(status, decided.api_id, decided.reason + (f"; {note}" if note else ""),
+                   identifier=decided.identifier, name=decided.name, action=decided.action,
+                   client_id=decided.client_id, credentials=CREDENTIALS_RESULT.get(decided.credentials),
+                   secret_arn=decided.secret_arn)
 
 
 # --------------------------------------------------------------------------- operator reports

@@ -7,6 +7,9 @@ Two kinds, and what each entry point does with them:
   (``configuration`` errors end a sweep early, since every other API would fail the same way).
 * :class:`LockBusy` — another holder is working on this API right now. Never an outcome: the
   worker returns the record to the queue, ``enable`` and the sweep report the API as not done.
+* :class:`CredentialsNotStored`, :class:`NotificationNotSent` — an AWS call after the Auth0 writes
+  failed for now (Secrets Manager, EventBridge): the record is not acknowledged and comes back;
+  its next attempt finds the Auth0 writes done and does only what is left.
 
 The HTTP client's own errors (:class:`~token_exchange_enabler.auth0.Auth0Error` and its
 subclasses) say whether they are ``retryable``; :func:`permanent_from` turns the others into a
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 from .auth0 import Auth0Error
 
-__all__ = ["LockBusy", "PermanentFailure", "StateChanged", "TryAgain", "permanent_from"]
+__all__ = ["CredentialsNotStored", "LockBusy", "NotificationNotSent", "PermanentFailure", "StateChanged", "TryAgain",
+           "permanent_from"]
 
 # error_kind values carried by a failed outcome
 KIND_CONFIGURATION = "configuration"
@@ -58,6 +62,15 @@ class LockBusy(TryAgain):
 
 class StateChanged(TryAgain):
     """What a write was built from changed under it (e.g. the client was deleted meanwhile)."""
+
+
+class CredentialsNotStored(TryAgain):
+    """Secrets Manager did not take the credentials now (throttling, 5xx, network). The message
+    names the secret and the AWS error code, never a value."""
+
+
+class NotificationNotSent(TryAgain):
+    """EventBridge did not take the platform's event now. The message names the bus and the code."""
 
 
 # A create beyond the tenant's plan limits (Auth0's Entity Limit Policy): 403 too_many_entities.

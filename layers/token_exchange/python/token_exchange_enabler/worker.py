@@ -6,10 +6,10 @@ Every record ends one of four ways:
   reject): the record is sent to the dead-letter queue at once, with its reason as message
   attributes, and succeeds — retrying it would only burn the tenant's rate limit;
 - a transient failure (429 that does not fit in the time left, 5xx, network, an expired
-  token twice), or another holder of the API's lock (another instance, the sweep, an
-  operator's ``enable``): the record is reported in ``batchItemFailures``; SQS delivers it
-  again after the visibility timeout and moves it to the dead-letter queue after
-  ``maxReceiveCount``;
+  token twice, credentials Secrets Manager did not take, an event EventBridge did not take), or
+  another holder of the API's lock (another instance, the sweep, an operator's ``enable``): the
+  record is reported in ``batchItemFailures``; SQS delivers it again after the visibility timeout
+  and moves it to the dead-letter queue after ``maxReceiveCount``;
 - if the dead-letter queue cannot be reached, a permanent failure is treated as transient,
   so nothing is ever lost.
 
@@ -32,7 +32,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from .auth0 import Auth0Error, CallStats, Deadline
 from .decision import ApiRef, Outcome, Status
 from .enabling import Enabler
-from .errors import PermanentFailure, TryAgain, permanent_from
+from .errors import LockBusy, PermanentFailure, TryAgain, permanent_from
 from .events import (
     ApiCreated,
     Ignored,
@@ -194,7 +194,7 @@ class Worker:
                 self._permanent(body(), refused.kind, refused.reason, fact.log_id, fact.api_id)
                 return {"status": "dead_lettered", "reason": refused.reason, "api_id": fact.api_id}
             self._instruments.count("FailedRecords")
-            if isinstance(error, TryAgain):
+            if isinstance(error, LockBusy):
                 self._instruments.count("LockBusy")
             logger.warning(
                 "not done now; the record returns to the queue",
@@ -213,7 +213,8 @@ class Worker:
         self._instruments.count(_OUTCOME_METRICS.get(outcome.status, "SkippedApis"))
         logger.info(
             f"API {outcome.status}",
-            extra={k: result.get(k) for k in ("status", "api_id", "identifier", "client_id", "action", "reason")},
+            extra={k: result.get(k) for k in ("status", "api_id", "identifier", "client_id", "action", "reason",
+                                               "credentials", "secret_arn", "notified")},
         )
         return result
 
