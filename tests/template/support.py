@@ -168,6 +168,9 @@ EXPECTED_ENVIRONMENT = {
     "SKIP_CREATED_BY_CLIENT_IDS": ref("SkipCreatedByClientIds"),
     "MANAGEMENT_API_RATE_SHARE": ref("ManagementApiRateShare"),
     "DRY_RUN": ref("DryRun"),
+    "CLIENT_SECRETS_PREFIX": ref("ClientSecretsPrefix"),
+    "CLIENT_SECRETS_KMS_KEY_ID": ref("ClientSecretsKmsKeyArn"),
+    "NOTIFICATION_BUS_NAME": ref("NotificationBusName"),
     "POWERTOOLS_SERVICE_NAME": "token-exchange-enabler",
     "POWERTOOLS_METRICS_NAMESPACE": "TokenExchangeEnabler",
     "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -215,6 +218,19 @@ AUTH0_ACCESS = [
 ]
 # The per-API lease lock (locks.py): a conditional PutItem to take it, a conditional DeleteItem to release it.
 TABLE_ACCESS = (get_att(TABLE, "Arn"), {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+# Credentials delivery (client_secrets.py), only under ClientSecretsPrefix and only with condition
+# DeliversClientSecrets; the KMS key only with HasClientSecretsKmsKey. The platform's event on the
+# one bus (HasNotificationBus). Every function that enables an API delivers and announces.
+CLIENT_SECRETS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                                 "${ClientSecretsPrefix}*"}
+NOTIFICATION_BUS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/"
+                                   "${NotificationBusName}"}
+DELIVERY_ACCESS = [
+    (CLIENT_SECRETS_ARN, {"secretsmanager:DescribeSecret", "secretsmanager:CreateSecret",
+                          "secretsmanager:PutSecretValue", "secretsmanager:TagResource"}),
+    (ref("ClientSecretsKmsKeyArn"), {"kms:GenerateDataKey", "kms:Decrypt"}),
+    (NOTIFICATION_BUS_ARN, {"events:PutEvents"}),
+]
 
 
 def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

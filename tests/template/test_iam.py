@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.template.support import (
     AUTH0_ACCESS,
+    DELIVERY_ACCESS,
     DELIVERY_DLQ,
     DLQ,
     LOG_GROUP,
@@ -71,13 +72,18 @@ def test_worker_role_grants_exactly_what_the_worker_needs(cfn_template):
         (get_att(DLQ, "Arn"), {"sqs:SendMessage"}),
         *AUTH0_ACCESS,
         TABLE_ACCESS,
+        *DELIVERY_ACCESS,
         TRACES,
     ])
 
 
 def test_optional_permissions_depend_on_their_conditions(cfn_template):
     policies = props(cfn_template, ROLE)["Policies"]
-    [tracing] = [p for p in policies if "Fn::If" in p]
+    optional = {p["Fn::If"][1]["PolicyName"]: p["Fn::If"] for p in policies if "Fn::If" in p}
+    assert {name: branch[0] for name, branch in optional.items()} == {
+        "WriteTraces": "TracingEnabled", "DeliverClientCredentials": "DeliversClientSecrets",
+        "AnnounceEnabledApis": "HasNotificationBus"}
+    tracing = {"Fn::If": optional["WriteTraces"]}
     assert tracing["Fn::If"][0] == "TracingEnabled"
     assert tracing["Fn::If"][2] == ref("AWS::NoValue")
     [credentials] = [p for p in policies if p.get("PolicyName") == "ReadAuth0Credentials"]
@@ -104,6 +110,7 @@ def test_replay_role_grants_exactly_what_replay_needs(cfn_template):
         (get_att(QUEUE, "Arn"), {"sqs:SendMessage", "sqs:GetQueueAttributes"}),
         *AUTH0_ACCESS,
         TABLE_ACCESS,  # its "enable" action takes the per-API lock
+        *DELIVERY_ACCESS,  # ... and delivers and announces like the worker
         TRACES,
     ])
 
@@ -113,6 +120,7 @@ def test_reconcile_role_grants_exactly_what_the_sweep_needs(cfn_template):
         (get_att(RECONCILE_LOG_GROUP, "Arn"), {"logs:CreateLogStream", "logs:PutLogEvents"}),
         *AUTH0_ACCESS,
         TABLE_ACCESS,
+        *DELIVERY_ACCESS,
         TRACES,
     ])
     # No queue at all: the sweep reads the tenant, not the event path.

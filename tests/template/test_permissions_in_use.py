@@ -48,6 +48,9 @@ from tests.template.support import (
 
 CREDENTIALS = "Auth0CredentialsSecretArn"  # a parameter: the secret is not the stack's
 CREDENTIALS_KEY = "Auth0CredentialsSecretKmsKeyArn"
+CLIENT_SECRETS = "secret:${ClientSecretsPrefix}*"  # the secrets under the prefix (an Fn::Sub ARN)
+CLIENT_SECRETS_KEY = "ClientSecretsKmsKeyArn"
+NOTIFICATION_BUS = "event-bus/${NotificationBusName}"
 PACKAGE = LIBRARY_DIR.name
 
 # --- what each role grants, and why ---------------------------------------------------------------
@@ -76,6 +79,21 @@ API_LOCKS = {
     # ... and a conditional DeleteItem releases it.
     "dynamodb:DeleteItem": {TABLE},
 }
+DELIVERY = {
+    # Credentials delivery (condition DeliversClientSecrets; client_secrets.ClientSecretStore):
+    # find describes an API's secret (never reads it) ...
+    "secretsmanager:DescribeSecret": {CLIENT_SECRETS},
+    # ... store creates it with its tags (TagResource covers CreateSecret's Tags too) ...
+    "secretsmanager:CreateSecret": {CLIENT_SECRETS},
+    # ... or overwrites a former client's value, then confirms the client (_tag).
+    "secretsmanager:PutSecretValue": {TOKEN_CACHE, CLIENT_SECRETS},
+    "secretsmanager:TagResource": {CLIENT_SECRETS},
+    # Secrets Manager encrypting a new value with ClientSecretsKmsKeyArn (HasClientSecretsKmsKey).
+    "kms:GenerateDataKey": {CLIENT_SECRETS_KEY},
+    "kms:Decrypt": {CREDENTIALS_KEY, CLIENT_SECRETS_KEY},
+    # notifications.Notifier.announce: the platform's event (HasNotificationBus).
+    "events:PutEvents": {NOTIFICATION_BUS},
+}
 TRACES = {
     # Lambda active tracing (condition TracingEnabled); X-Ray has no resource-level permissions.
     "xray:PutTraceSegments": {"*"},
@@ -95,6 +113,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "sqs:SendMessage": {DLQ},
         **AUTH0_TOKEN,
         **API_LOCKS,
+        **DELIVERY,  # enabling.Enabler delivers the credentials and announces the API
         **TRACES,
     },
     RECONCILE_ROLE: {
@@ -102,6 +121,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         # reconcile.Reconciler -> enabling.Enabler: the worker's token and the worker's locks.
         **AUTH0_TOKEN,
         **API_LOCKS,
+        **DELIVERY,  # enabling.Enabler delivers the credentials and announces the API
         **TRACES,
     },
     REPLAY_ROLE: {
@@ -125,6 +145,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         # The "enable" action: enable_by_id -> enabling.Enabler, like the worker.
         **AUTH0_TOKEN,
         **API_LOCKS,
+        **DELIVERY,  # enabling.Enabler delivers the credentials and announces the API
         **TRACES,
     },
 }
@@ -136,6 +157,7 @@ CALLED_FOR_THE_CODE = {
     "xray:PutTraceSegments": "Lambda active tracing",
     "xray:PutTelemetryRecords": "Lambda active tracing",
     "kms:Decrypt": "Secrets Manager, decrypting a credentials secret under a customer managed key",
+    "kms:GenerateDataKey": "Secrets Manager, encrypting a client's credentials under a customer managed key",
 }
 # ... and, for the worker only, Lambda's SQS event source mapping.
 EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
@@ -145,13 +167,18 @@ EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueue
 CALLED_ONLY_BY_THE_COMMAND_LINE = {
     "cloudformation:DescribeStacks": "cli.py reads a stack's outputs; no function handler imports cli",
     "sqs:CancelMessageMoveTask": "Replayer._follow cancels a move task only with cancel_on_stop=True (Ctrl-C)",
+    "secretsmanager:UpdateSecretVersionStage": "ClientSecretStore.promote, called by credentials.rotate only "
+                                               "(the CLI's rotate; no function handler imports credentials)",
 }
 
 # --- reading the grants ---------------------------------------------------------------------------
 
 
 def _resource_name(resource: Any) -> str:
-    """A statement's Resource as the logical id or parameter it names ("*" stays "*")."""
+    """A statement's Resource as the logical id or parameter it names ("*" stays "*"; an Fn::Sub
+    ARN as its last part, e.g. "secret:${ClientSecretsPrefix}*")."""
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"} and isinstance(resource["Fn::Sub"], str):
+        return resource["Fn::Sub"].rpartition("${AWS::AccountId}:")[2]
     if isinstance(resource, dict) and set(resource) == {"Ref"}:
         return resource["Ref"]
     if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"} and resource["Fn::GetAtt"][1] == "Arn":
@@ -195,6 +222,9 @@ _POWERTOOLS_PARAMETERS = {
     "SecretsProvider": "secretsmanager:GetSecretValue",  # .get() calls GetSecretValue
 }
 _PARAMETERS_USE = re.compile(r"\bparameters\.(\w+)\(")
+# Operations named alike in several services, by the one service the library calls them on (a test
+# below checks where they are called).
+_CALLED_ON = {"tag_resource": "secretsmanager", "TagResource": "secretsmanager"}
 # Batch operations that IAM authorizes with the single-message action (no batch actions in IAM).
 _AUTHORIZED_AS = {
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
@@ -245,7 +275,9 @@ def aws_calls(text: str, services: set[str]) -> dict[str, set[str]]:
     for service in sorted(services):
         operations = _operations(service)
         for called, quoted in _naming(service).findall(text):
-            found[operations[called or quoted]].add(called or quoted)
+            name = called or quoted
+            if _CALLED_ON.get(name, service) == service:
+                found[operations[name]].add(name)
     for utility, action in _POWERTOOLS_PARAMETERS.items():
         if re.search(rf"\b{utility}\(", text):
             found[action].add(utility)
@@ -380,13 +412,30 @@ def test_no_function_reaches_the_command_lines_stack_lookup(sam_template):
     for function in function_roles(sam_template):
         calls = aws_calls(reachable_source(handler_file(sam_template, function)), all_services)
         assert "cloudformation:DescribeStacks" not in calls, function
-    assert set(CALLED_ONLY_BY_THE_COMMAND_LINE) == {"cloudformation:DescribeStacks", "sqs:CancelMessageMoveTask"}
+    assert set(CALLED_ONLY_BY_THE_COMMAND_LINE) == {"cloudformation:DescribeStacks", "sqs:CancelMessageMoveTask",
+                                                    "secretsmanager:UpdateSecretVersionStage"}
+
+
+def test_rotations_are_finished_by_the_command_line_only(sam_template):
+    # Why secretsmanager:UpdateSecretVersionStage is granted to no role: only credentials.rotate (the
+    # CLI's rotate, under the operator's credentials) calls ClientSecretStore.promote, which calls it.
+    callers = [path for path, text in _sources().items() if ".promote(" in text]
+    assert callers == [str((LIBRARY_DIR / "credentials.py").relative_to(ROOT))]
+    for function in function_roles(sam_template):
+        assert "credentials" not in _imports(handler_file(sam_template, function)), function
+        handler_and_library = reachable_source(handler_file(sam_template, function))
+        assert "def rotate(" not in handler_and_library, function
+
+
+def test_operations_named_alike_in_several_services_are_called_on_the_service_the_scan_assumes():
+    # tag_resource exists in DynamoDB, EventBridge and Secrets Manager: the library tags secrets only.
+    callers = {path for path, text in _sources().items() if re.search(r"\.tag_resource\(|[\"']TagResource[\"']", text)}
+    assert callers == {str((LIBRARY_DIR / "client_secrets.py").relative_to(ROOT))}
 
 
 def test_the_template_describes_no_mechanism_the_code_dropped(template_text):
     # Comments and descriptions of behaviour the code does not have (any more).
     gone = {
-        "DescribeSecret": "the token cache never describes its secret",
         "UpdateSecretVersionStage": "the token cache moves stages with PutSecretValue's VersionStages",
         "AWSPENDING": "the token cache's claims use their own staging label",
         "Powertools Idempotency": "the per-API lock (locks.py) replaced it",
