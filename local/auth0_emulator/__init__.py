@@ -27,8 +27,8 @@ What is emulated, wire-compatible with Auth0 (bodies, status codes, headers):
   ``GET|POST /api/v2/resource-servers``, ``GET|PATCH|DELETE /api/v2/resource-servers/{id}`` (id or
   identifier), ``GET|POST /api/v2/clients``, ``GET|PATCH|DELETE /api/v2/clients/{id}``,
   ``POST /api/v2/clients/{id}/rotate-secret`` (``update:client_keys``; the new secret works at
-  once, the old one is refused), ``GET|POST /api/v2/client-grants``, ``GET|PATCH|DELETE /api/v2/client-grants/{id}`` (``scope``,
-  ``allow_all_scopes``, ``subject_type``).
+  once, the old one is refused), ``GET|POST /api/v2/client-grants``,
+  ``GET|PATCH|DELETE /api/v2/client-grants/{id}`` (``scope``, ``allow_all_scopes``, ``subject_type``).
 - Plan entity limits (``Auth0Emulator(plan="free"|"essentials"|"professional"|"enterprise")``,
   :class:`EntityLimits`): a create beyond the plan's maximum of applications, APIs or client grants
   is 403 ``too_many_entities``; unlimited by default.

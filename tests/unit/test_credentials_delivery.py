@@ -128,9 +128,10 @@ def enabler(api, secrets=None, events=None, **env) -> Enabler:
 
 def product_client(api, *, marked=True, obo=True) -> str:
     metadata = dict(MANAGED_BY) | ({CREDENTIALS_KEY: CREDENTIALS_IN_SECRETS_MANAGER} if marked else {})
+    profiles = ["on_behalf_of_token_exchange"] if obo else []
     api.clients["c9"] = {"client_id": "c9", "app_type": "resource_server", "resource_server_identifier": IDENTIFIER,
                          "client_metadata": metadata, "client_secret": "copied-by-hand-" + "h" * 40,
-                         "token_exchange": {"allow_any_profile_of_type": ["on_behalf_of_token_exchange"] if obo else []}}
+                         "token_exchange": {"allow_any_profile_of_type": profiles}}
     api.servers[API_ID]["client_id"] = "c9"
     return "c9"
 
