@@ -1,8 +1,9 @@
 """``token-exchange-enabler``: the operator's command line (also ``python -m token_exchange_enabler``).
 
 Commands: ``replay`` (dead letters back to the source queue, or ``--peek`` at them), ``enable``
-(APIs by id or identifier, now), ``reconcile`` (the sweep over every API of the tenant) and
-``status`` (queues, the oldest dead letter, the cached token, the mode). They read the same
+(APIs by id or identifier, now), ``reconcile`` (the sweep over every API of the tenant),
+``status`` (queues, the oldest dead letter, the cached token, the mode), ``credentials`` (where an
+API's client credentials are) and ``rotate`` (a new secret for an API's client, stored). They read the same
 environment variables as the Lambda functions; ``--stack-name`` reads them from a deployed
 stack's outputs and parameters instead. Results go to stdout (``--json``: one JSON document),
 progress and errors to stderr. Secrets and tokens are never printed.
@@ -45,7 +46,8 @@ CONFIGURATION = """\
 configuration (environment variables, as for the Lambda functions):
   AUTH0_DOMAIN, AUTH0_CREDENTIALS_SECRET_ID, TOKEN_CACHE_SECRET_ID   enable, reconcile
   TOKEN_EXCHANGE_MODE, SKIP_IDENTIFIER_PATTERNS, DOWNSTREAM_GRANTS, MANAGEMENT_API_RATE_SHARE, DRY_RUN,
-  IDEMPOTENCY_TABLE_NAME, AUTH0_BASE_URL, AUTH0_HTTP_TIMEOUT
+  IDEMPOTENCY_TABLE_NAME, AUTH0_BASE_URL, AUTH0_HTTP_TIMEOUT, NOTIFICATION_BUS_NAME
+  CLIENT_SECRETS_PREFIX, CLIENT_SECRETS_KMS_KEY_ID   credentials, rotate (and delivery by enable, reconcile)
   DEAD_LETTER_QUEUE_URL, SOURCE_QUEUE_URL, DELIVERY_DEAD_LETTER_QUEUE_URL   replay, status
   AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL   as for the AWS CLI (or --profile, --region, --endpoint-url)
 --stack-name NAME reads them from the deployed stack (its outputs and parameters) instead.
@@ -67,6 +69,9 @@ STACK_PARAMETERS = {
     "DownstreamGrants": "DOWNSTREAM_GRANTS",
     "ManagementApiRateShare": "MANAGEMENT_API_RATE_SHARE",
     "DryRun": "DRY_RUN",
+    "ClientSecretsPrefix": "CLIENT_SECRETS_PREFIX",
+    "ClientSecretsKmsKeyArn": "CLIENT_SECRETS_KMS_KEY_ID",
+    "NotificationBusName": "NOTIFICATION_BUS_NAME",
 }
 
 _NOT_REACHABLE_CODES = {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
@@ -462,6 +467,67 @@ def cmd_status(ctx: Context) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- credentials, rotate
+
+
+def cmd_credentials(ctx: Context) -> int:
+    from .credentials import locate
+
+    runtime = ctx.runtime(dry_run=ctx.args.dry_run)  # reads only, dry run or not
+    stop = StopRequest(ctx.err)
+    reports = []
+    with stop.installed():
+        for given in ctx.args.ids:
+            if stop():
+                break
+            reports.append(locate(runtime.enabler, given))
+    return _credentials_reports(ctx, runtime, reports, interrupted=len(reports) < len(ctx.args.ids))
+
+
+def cmd_rotate(ctx: Context) -> int:
+    from .credentials import rotate
+
+    runtime = ctx.runtime(dry_run=ctx.args.dry_run)
+    report = rotate(runtime.enabler, ctx.args.id)
+    return _credentials_reports(ctx, runtime, [report], interrupted=False)
+
+
+def _credentials_reports(ctx: Context, runtime: Any, reports: list, *, interrupted: bool) -> int:
+    from .errors import KIND_CONFIGURATION, KIND_TRANSIENT, KIND_UNREACHABLE
+
+    document = {"mode": runtime.config.mode, "dry_run": runtime.config.dry_run,
+                "results": [report.as_dict() for report in reports],
+                "management_calls": runtime.stats.management_calls}
+
+    def text() -> str:
+        lines = []
+        for report in reports:
+            lines.append(f"{report.status:<14} {report.api_id or report.given}"
+                         + (f"  {report.identifier}" if report.identifier else ""))
+            if report.client_id:
+                made = {True: "created by this product", False: "not created by this product"}.get(
+                    report.created_by_product, "")
+                lines.append(f"  {'client':<8} {report.client_id}  {made}".rstrip())
+            if report.secret_arn or report.secret_name:
+                lines.append(f"  {'secret':<8} {report.secret_arn or report.secret_name + ' (does not exist)'}")
+            if report.version_id:
+                lines.append(f"  {'version':<8} {report.version_id}")
+            lines.append(f"  {report.reason}")
+        return "\n".join(lines)
+
+    ctx.emit(document, text)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    kinds = {report.error_kind for report in reports if not report.ok}
+    if not kinds:
+        return EXIT_OK
+    if KIND_CONFIGURATION in kinds:
+        return EXIT_USAGE
+    if kinds <= {KIND_TRANSIENT, KIND_UNREACHABLE}:
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -482,7 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=formatter,
-        description="Operate token-exchange-enabler: replay dead letters, enable APIs, reconcile, status.",
+        description="Operate token-exchange-enabler: replay dead letters, enable APIs, reconcile, status, "
+                    "credentials, rotate.",
         epilog=CONFIGURATION + "\n" + EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -576,6 +643,41 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  token-exchange-enabler status\n  token-exchange-enabler status --json\n\n" + EXIT_CODES,
     )
     status.set_defaults(handler=cmd_status)
+
+    credentials = commands.add_parser(
+        "credentials", parents=[common], formatter_class=formatter,
+        help="where an API's client credentials are (the secret's ARN and the client id, never the secret)",
+        description=(
+            "Where the credentials of each API's Custom API client are delivered (CLIENT_SECRETS_PREFIX): the\n"
+            "secret's name and ARN, the client id, and whether the secret holds the client's working credentials.\n"
+            "The secret is described, never read or printed. Reads only: --dry-run changes nothing either."
+        ),
+        epilog=("examples:\n"
+                "  token-exchange-enabler credentials https://orders.acme.com\n"
+                "  token-exchange-enabler credentials 66b1fe07da0f5b2d35c5c011 --json\n\n" + EXIT_CODES),
+    )
+    credentials.add_argument("ids", nargs="+", metavar="API_ID_OR_IDENTIFIER")
+    credentials.add_argument("--dry-run", action="store_true", help="accepted for symmetry: the command only reads")
+    credentials.set_defaults(handler=cmd_credentials)
+
+    rotate = commands.add_parser(
+        "rotate", parents=[common], formatter_class=formatter,
+        help="give an API's Custom API client a new secret and store it, in one step",
+        description=(
+            "Give the API's Custom API client (one this product created) a new secret, under the API's lock:\n"
+            "the new secret is stored first (AWSPENDING), then set in Auth0 (PATCH /api/v2/clients/{id},\n"
+            "scope update:client_keys), then made the secret's AWSCURRENT value (the old one stays as\n"
+            "AWSPREVIOUS). Auth0 refuses the old secret from then on and may take up to 30 s to accept the new\n"
+            "one everywhere: services re-read the secret when Auth0 refuses theirs. If a step fails, the new\n"
+            "secret stays stored and the output says how to finish; running rotate again also finishes."
+        ),
+        epilog=("examples:\n"
+                "  token-exchange-enabler rotate https://orders.acme.com --dry-run\n"
+                "  token-exchange-enabler rotate 66b1fe07da0f5b2d35c5c011 --json\n\n" + EXIT_CODES),
+    )
+    rotate.add_argument("id", metavar="API_ID_OR_IDENTIFIER")
+    rotate.add_argument("--dry-run", action="store_true", help="say what would be done; take no lock, change nothing")
+    rotate.set_defaults(handler=cmd_rotate)
     return parser
 
 
