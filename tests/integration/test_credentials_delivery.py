@@ -91,9 +91,20 @@ def secrets_in(*documents: object) -> list[str]:
 
 def test_a_new_api_is_usable_by_its_service_and_announced_once(platform, invoke):
     event = platform.create_api(FRONT, "Front", scopes=[{"value": "call:front"}])
+    management_before = dict(platform.emulator.counters)
     result = invoke(platform.sqs_event([event]))
     assert result == {"batchItemFailures": []}
     api_id = event["detail"]["data"]["details"]["response"]["body"]["id"]
+    # What delivery and the event cost a new API: no Management API call more than without them
+    # (the secret comes in the create call's answer), one CreateSecret, one PutEvents.
+    management = {k: v - management_before.get(k, 0) for k, v in platform.emulator.counters.items()
+                  if " /api/v2/" in k and v != management_before.get(k, 0)}
+    assert management == {"GET /api/v2/resource-servers/{id}": 1, "POST /api/v2/clients": 1,
+                          "POST /api/v2/client-grants": 1}  # the grant: DOWNSTREAM_GRANTS, as without delivery
+    ours = {k: v for k, v in platform.proxy.calls.items()
+            if k in ("secretsmanager.CreateSecret", "secretsmanager.DescribeSecret", "secretsmanager.TagResource",
+                     "AWSEvents.PutEvents")}
+    assert ours == {"secretsmanager.CreateSecret": 1, "AWSEvents.PutEvents": 1}
     credentials = stored(api_id)
     assert set(credentials) == {"client_id", "client_secret", "audience", "domain", "token_endpoint"}
     assert (credentials["audience"], credentials["domain"]) == (FRONT, "acme.eu.auth0.com")
@@ -107,10 +118,14 @@ def test_a_new_api_is_usable_by_its_service_and_announced_once(platform, invoke)
     assert announcement["detail"] == {"api_id": api_id, "identifier": FRONT, "client_id": credentials["client_id"],
                                       "mode": "on_behalf_of", "created_client": True,
                                       "secret_arn": described["ARN"], "first_time": True}
-    # A duplicate of the log event: nothing written again, announced again, saying so.
+    # A duplicate of the log event: nothing written again (one DescribeSecret to know the credentials
+    # are stored), announced again, saying so.
     creates = platform.emulator.counters["POST /api/v2/clients"]
+    described = platform.proxy.calls["secretsmanager.DescribeSecret"]
     assert invoke(platform.sqs_event([event])) == {"batchItemFailures": []}
     assert platform.emulator.counters["POST /api/v2/clients"] == creates and ROTATE not in platform.emulator.counters
+    assert platform.proxy.calls["secretsmanager.DescribeSecret"] - described == 1
+    assert platform.proxy.calls["secretsmanager.CreateSecret"] == 1
     (again,) = announced(platform)
     assert again["detail"] == {**announcement["detail"], "created_client": False, "first_time": False}
     assert secrets_in(announcement, again) == []
