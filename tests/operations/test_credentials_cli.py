@@ -270,3 +270,19 @@ def test_rotate_gives_a_client_made_before_delivery_was_on_its_credentials(tenan
     (client,) = [c for c in tenant.emulator.clients if c["client_id"] == entry["client_id"]]
     assert client["client_metadata"]["credentials"] == "aws-secrets-manager"  # looked after from now on
     assert cli(tenant, "enable", FRONT, "--json").json["results"][0]["credentials"] == "already_stored"
+
+
+def test_the_sweep_delivers_the_credentials_of_the_clients_it_creates(tenant):
+    tenant.emulator.create_resource_server({"identifier": "https://missed.example.com", "name": "Missed"})
+    result = cli(tenant, "reconcile", "--json")
+    assert result.code == 0, result.out + result.err
+    (item,) = [i for i in result.json["items"] if i["identifier"] == "https://missed.example.com"]
+    assert item["status"] == "enabled" and item["credentials"] == "stored" and item["secret_arn"]
+    credentials = stored(item["secret_arn"])
+    assert credentials["audience"] == "https://missed.example.com"
+    assert item["client_id"] == credentials["client_id"]
+    # Again: enabled and stored; the sweep decides from its listings and writes nothing.
+    writes = tenant.writes()
+    again = cli(tenant, "reconcile", "--json")
+    assert again.code == 0 and tenant.writes() == writes
+    assert no_secret_in(result.out, result.err, again.out, again.err)
