@@ -203,7 +203,9 @@ def test_build_uses_the_python_named_in_the_environment(layer, layer_dir, tmp_pa
 
 def test_build_uses_python3_by_default(layer, layer_dir, tmp_path):
     source = _scratch_copy(layer_dir, tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    # Not PYTHON, and not the settings of a make this suite may run under (`make test`): its "w" flag
+    # would make this make print "Entering directory" before the recipe.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     completed = subprocess.run(
         [_make(), "--dry-run", f"build-{layer[0]}", f"ARTIFACTS_DIR={tmp_path / 'artifacts'}"],
         cwd=source,
