@@ -141,6 +141,8 @@ def test_rotate_gives_a_new_secret_and_the_stored_one_works_at_once(tenant):
     assert result.code == 0, result.out + result.err
     (report,) = result.json["results"]
     assert report["status"] == "rotated" and report["secret_arn"] == entry["secret_arn"]
+    # Read the API to resolve the input, again under the lock, its client, then one PATCH.
+    assert result.json["management_calls"] == 4
     assert no_secret_in(result.out, result.err)
     after = stored(entry["secret_arn"])
     assert after["client_id"] == before["client_id"] and after["client_secret"] != before["client_secret"]
