@@ -48,8 +48,13 @@ def render(summary: dict, limit: int = 40) -> str:
     lines.append(f"APIs created      {s['apis_created']}   enabled {s['enabled']}   skipped {s['skipped']}   "
                  f"dead-lettered {s['dead_lettered']}   lost {s['lost']}   second clients {s['duplicate_clients']}")
     if proving:
+        source = "the credentials stored for them" if s.get("credentials_stored") is not None else "their credentials"
         lines.append(f"exchange proof    {s['exchanges_ok']} APIs' services exchanged a user's token for the "
-                     f"downstream API, {s['exchanges_failed']} refused")
+                     f"downstream API with {source}, {s['exchanges_failed']} refused")
+    if s.get("credentials_stored") is not None:
+        lines.append(f"delivered         {s['credentials_stored']} client credentials stored in Secrets Manager, "
+                     f"{s['events_announced']} 'Token Exchange Enabled' events on the bus; "
+                     f"{s['secrets_in_worker_logs']} worker log lines with a client secret")
     lines.append(f"token requests    {s['token_requests']}")
     lines.append(f"Management calls  {s['management_calls_served']} served ({s['management_calls_per_api']} per API)"
                  f" + {s['rate_limited']} answered 429 and waited out")
@@ -104,6 +109,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-prove", dest="prove", action="store_false",
                         help="skip the proof: by default each enabled API's service exchanges a user's access token "
                              "for a token to a downstream API configured in DOWNSTREAM_GRANTS (On-Behalf-Of)")
+    parser.add_argument("--no-deliver", dest="deliver", action="store_false",
+                        help="run without CLIENT_SECRETS_PREFIX and NOTIFICATION_BUS_NAME: by default each new Custom "
+                             "API client's credentials are stored in the local Secrets Manager (the proof reads "
+                             "them there) and each enabled API is announced on a local event bus")
     parser.add_argument("--plan", choices=[*PLANS, "none"], default=None,
                         help="the tenant's plan, whose entity limits the emulator enforces (default: the plan of "
                              "the --rate-limit preset; none: no limits)")

@@ -43,6 +43,11 @@ DOMAIN = "acme.eu.auth0.com"
 DOWNSTREAM_API = "https://downstream.demo.example.com"
 DOWNSTREAM_SCOPE = "read:data"
 DEMO_USER = "auth0|demo-user"
+# Credentials delivery and the platform's event (PipelineOptions.deliver): where the worker stores
+# each new Custom API client's credentials, and the bus it announces enabled APIs on (a rule sends
+# them to a queue, so that the run can count them).
+SECRETS_PREFIX = "token-exchange-enabler/clients/"
+DEMO_BUS = "token-exchange-enabler-demo"
 WORKER_CLIENT = ("tee5b0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-worker-secret-" + "0" * 40)
 ADMIN_CLIENT = ("adm1n0e0a2f4c4d8a9b7e1c3d5f7a9b1c", "demo-admin-secret-" + "1" * 40)
 # Another application of the tenant that reads through the Management API (a service, a script).
@@ -73,6 +78,8 @@ class ApiRow:
     reason: str = ""
     finished_at: float | None = None
     proof: str | None = None  # "ok", or why the exchange was refused; None: not tried
+    secret: str | None = None  # where its client's credentials were stored (deliver)
+    events: int = 0  # "Token Exchange Enabled" events announced for it (deliver)
 
     @property
     def latency_ms(self) -> float | None:
@@ -389,6 +396,10 @@ class PipelineOptions:
     prove: bool = False
     # The tenant's plan (its entity limits: local/auth0_emulator/limits.py); None: no limits.
     plan: str | None = None
+    # CLIENT_SECRETS_PREFIX and NOTIFICATION_BUS_NAME on: each new Custom API client's credentials in
+    # the local Secrets Manager (the proof then reads them there, as the API's service would) and one
+    # "Token Exchange Enabled" event per enabled API on a local bus.
+    deliver: bool = False
 
 
 def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda text: None) -> dict:
@@ -406,6 +417,7 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
     # The product's PacedCalls come from its EMF metrics, read off its log: on when asked about sharing.
     with_metrics = args.rate_share is not None or bool(args.neighbour_share)
     prove = args.prove and mode == "on_behalf_of" and not args.dry_run
+    deliver = args.deliver and mode == "on_behalf_of" and not args.dry_run
 
     with local_aws_environment() as aws, Auth0Emulator(
         domain=DOMAIN, rate_limit=limit_factory() if limit_factory else None,
@@ -413,7 +425,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
     ) as emulator, tempfile.TemporaryDirectory(prefix="tee-demo-") as work:
         emulator.token_lifetime = args.token_lifetime
         emulator.plan = args.plan
-        emulator.add_m2m_client(*WORKER_CLIENT, scopes=required_scopes(mode, with_grants=prove))
+        emulator.add_m2m_client(*WORKER_CLIENT, scopes=required_scopes(mode, with_grants=prove,
+                                                                      with_credentials=deliver))
         emulator.add_m2m_client(*ADMIN_CLIENT, scopes=["create:resource_servers", "read:resource_servers"])
         emulator.add_m2m_client(*NEIGHBOUR_CLIENT, scopes=["read:resource_servers"])
         progress("local AWS (moto) and Auth0 emulator up; deploying template.yaml locally")
@@ -423,6 +436,13 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         if prove:
             _prepare_proof(emulator)
             parameters["DownstreamGrants"] = json.dumps({DOWNSTREAM_API: [DOWNSTREAM_SCOPE]})
+        announcements = _prepare_delivery(parameters) if deliver else None
+        # With credentials delivered, the worker handles client secrets: its every log line is kept
+        # and scanned for every secret the emulator issued (none may appear).
+        worker_lines: list[tuple[str, str]] = []
+
+        def keep_line(instance: str, line: str) -> None:
+            worker_lines.append((instance, line))
         stack = deploy_local_stack(
             parameters,
             credentials={"client_id": WORKER_CLIENT[0], "client_secret": WORKER_CLIENT[1]},
@@ -445,7 +465,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
                          **args.extra_environment},
             sys_path=[*lambda_sys_path(code_dir, Path(work)), *args.extra_sys_path],
             timeout=function_timeout, memory_mb=spec.memory_mb, max_instances=concurrency,
-            on_log=ledger.on_log if args.on_log is None else _tee(ledger.on_log, args.on_log),
+            on_log=_tee(*[receiver for receiver in (ledger.on_log, args.on_log, keep_line if deliver else None)
+                          if receiver is not None]),
         )
         stream = LogStream(stack.put_auth0_event, ledger, duplicates="duplicates" in faults,
                            delays="delays" in faults)
@@ -491,10 +512,12 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         _collect_dead_letters(stack, ledger)
         elapsed = time.time() - create_started
         duplicate_clients = _verify(emulator, ledger, mode, args.dry_run)
+        if announcements is not None:
+            _collect_delivery(ledger, announcements)
         exchanges = 0  # the proof's own requests to /oauth/token: not the worker's token requests
         if prove:
             progress("proving each enabled API: its service exchanges a user's token for the downstream API")
-            exchanges = _prove(emulator, ledger)
+            exchanges = _prove(emulator, ledger, from_secrets=deliver)
 
         rows = sorted(ledger.rows.values(), key=lambda r: r.identifier)
         latencies = [r.latency_ms for r in rows if r.latency_ms is not None]
@@ -531,6 +554,9 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "exchanges_ok": sum(1 for r in rows if r.proof == "ok") if prove else None,
             "exchanges_failed": sum(1 for r in rows if r.proof not in (None, "ok")) if prove else None,
             "plan": args.plan,
+            "credentials_stored": sum(1 for r in rows if r.secret) if deliver else None,
+            "secrets_in_worker_logs": _secrets_in(worker_lines, emulator) if deliver else None,
+            "events_announced": sum(r.events for r in rows) if deliver else None,
             "latency_ms_p50": _percentile(latencies, 50),
             "latency_ms_p95": _percentile(latencies, 95),
             "seconds": round(elapsed, 2),
@@ -554,7 +580,7 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             "apis": [
                 {"api_id": r.api_id, "identifier": r.identifier, "style": r.style, "status": r.status,
                  "reason": r.reason, "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1),
-                 "proof": r.proof}
+                 "proof": r.proof, "secret": r.secret, "events": r.events if deliver else None}
                 for r in rows
             ],
             "worker_errors": ledger.errors[:20],
@@ -702,9 +728,66 @@ def _prepare_proof(emulator: Auth0Emulator) -> None:
     emulator.add_user(DEMO_USER, permissions={DOWNSTREAM_API: [DOWNSTREAM_SCOPE, "write:data"]})
 
 
-def _prove(emulator: Auth0Emulator, ledger: Ledger) -> int:
+def _secrets_in(lines: list[tuple[str, str]], emulator: Auth0Emulator) -> int:
+    """How many worker log lines contain a client secret the emulator issued (there must be none)."""
+    from local.auth0_emulator import known_secrets
+
+    secrets = [secret for secret in known_secrets() if len(secret) >= 16]
+    return sum(1 for _, line in lines if any(secret in line for secret in secrets))
+
+
+def _prepare_delivery(parameters: dict[str, str]) -> str:
+    """The stack's delivery settings, and the local bus with a rule that keeps what it hears in a
+    queue; returns that queue's URL."""
+    import boto3
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name=DEMO_BUS)
+    queue_url = sqs.create_queue(QueueName=f"{DEMO_BUS}-heard")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"{DEMO_BUS}-enabled", EventBusName=DEMO_BUS,
+                    EventPattern=json.dumps({"source": ["token-exchange-enabler"],
+                                             "detail-type": ["Token Exchange Enabled"]}))
+    events.put_targets(Rule=f"{DEMO_BUS}-enabled", EventBusName=DEMO_BUS, Targets=[{"Id": "heard", "Arn": queue_arn}])
+    parameters["ClientSecretsPrefix"] = SECRETS_PREFIX
+    parameters["NotificationBusName"] = DEMO_BUS
+    return queue_url
+
+
+def _collect_delivery(ledger: Ledger, queue_url: str) -> None:
+    """Where each API's credentials went (the secret's name, never its value) and the events heard."""
+    import boto3
+
+    sqs, secrets = boto3.client("sqs"), boto3.client("secretsmanager")
+    by_id = {row.api_id: row for row in ledger.rows.values()}
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            detail = json.loads(message["Body"]).get("detail") or {}
+            row = by_id.get(str(detail.get("api_id")))
+            if row is not None:
+                row.events += 1
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    for row in ledger.rows.values():
+        if row.status not in ("enabled", "already_enabled"):
+            continue
+        try:
+            row.secret = secrets.describe_secret(SecretId=SECRETS_PREFIX + row.api_id)["Name"]
+        except secrets.exceptions.ResourceNotFoundException:
+            row.secret = None
+
+
+def _prove(emulator: Auth0Emulator, ledger: Ledger, *, from_secrets: bool = False) -> int:
     """For each enabled API, what its service would do: exchange a user's access token for the API
-    for a token to the downstream API, as the API's Custom API client. Returns the exchanges sent."""
+    for a token to the downstream API, as the API's Custom API client — with the credentials stored
+    for it in Secrets Manager when ``from_secrets`` (as the service would read them), else with the
+    client's credentials as the tenant holds them. Returns the exchanges sent."""
+    import boto3
+
+    secrets = boto3.client("secretsmanager") if from_secrets else None
     sent = 0
     clients: dict[str, list[dict]] = {}
     for client in emulator.clients:
@@ -718,8 +801,15 @@ def _prove(emulator: Auth0Emulator, ledger: Ledger) -> int:
             row.proof = f"{len(found)} Custom API clients"
             continue
         (client,) = found
+        client_id, client_secret = client["client_id"], client["client_secret"]
+        if secrets is not None:
+            if row.secret is None:
+                row.proof = "no stored credentials"
+                continue
+            stored = json.loads(secrets.get_secret_value(SecretId=row.secret)["SecretString"])
+            client_id, client_secret = stored["client_id"], stored["client_secret"]
         subject = emulator.issue_user_token(DEMO_USER, row.identifier)
-        result = exchange(emulator.base_url, client_id=client["client_id"], client_secret=client["client_secret"],
+        result = exchange(emulator.base_url, client_id=client_id, client_secret=client_secret,
                           subject_token=subject, audience=DOWNSTREAM_API, scope=DOWNSTREAM_SCOPE)
         sent += 1
         row.proof = "ok" if result.ok else (result.error or f"HTTP {result.status}")

@@ -36,16 +36,23 @@ def test_default_mode_enables_every_api_and_skips_the_system_one():
     assert summary["management_calls"] == 21
     (system,) = [a for a in summary["apis"] if a["style"] == "system"]
     assert system["status"] == "skipped" and "system API" in system["reason"]
-    # The proof: each enabled API's service exchanged a user's token for the downstream API.
+    # The proof: each enabled API's service exchanged a user's token for the downstream API, with the
+    # credentials the worker stored for it; each was announced once on the platform's bus.
     assert (summary["exchanges_ok"], summary["exchanges_failed"]) == (7, 0)
-    assert all(a["proof"] == "ok" for a in summary["apis"] if a["status"] == "enabled")
-    assert system["proof"] is None
+    assert (summary["credentials_stored"], summary["events_announced"]) == (7, 7)
+    assert summary["secrets_in_worker_logs"] == 0  # every client secret the emulator issued, looked for
+    for api in summary["apis"]:
+        if api["status"] == "enabled":
+            assert api["proof"] == "ok" and api["events"] == 1
+            assert api["secret"] == f"token-exchange-enabler/clients/{api['api_id']}"
+    assert system["proof"] is None and system["secret"] is None
 
 
 def test_without_the_proof_there_is_no_grant_and_no_exchange():
-    summary, done = demo("--apis", "3", "--no-prove")
+    summary, done = demo("--apis", "3", "--no-prove", "--no-deliver")
     assert done.returncode == 0, done.stderr[-3000:]
     assert summary["exchanges_ok"] is None and summary["exchanges_failed"] is None
+    assert summary["credentials_stored"] is None and summary["events_announced"] is None
     assert summary["management_calls"] == 4  # GET + POST per API enabled: no grant
 
 
