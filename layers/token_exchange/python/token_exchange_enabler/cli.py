@@ -620,8 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Page through every API of the tenant; skip system APIs and those matching\n"
             "SKIP_IDENTIFIER_PATTERNS; enable every one not yet enabled. The Custom API clients are listed\n"
-            "once, so an API already enabled costs no call of its own and one that is not costs one write.\n"
-            "Rate limits: the client waits for Auth0's bucket; --max-rate leaves room for other clients."
+            "once, so an API already enabled costs no call of its own; one that is not is read again under its\n"
+            "lock (the worker's), then written. An API whose lock is held is listed as busy (exit 1).\n"
+            "Rate limits: MANAGEMENT_API_RATE_SHARE keeps a share of Auth0's bucket for other clients;\n"
+            "--max-rate caps the calls a second on top of it."
         ),
         epilog=("examples:\n"
                 "  token-exchange-enabler reconcile --dry-run\n"
