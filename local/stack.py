@@ -15,10 +15,10 @@ What is created, per resource type:
 * ``AWS::SecretsManager::Secret``, ``AWS::DynamoDB::Table`` (key schema, TTL, encryption),
   ``AWS::SNS::Topic`` and ``AWS::SNS::Subscription``.
 
-Not created, listed in :attr:`LocalStack.skipped` with the reason: IAM roles, log groups and
-alarms (no local meaning), the layer and the functions (they run in the local Lambda stand-in,
-which is given :class:`FunctionSpec` and :class:`EventSourceSpec`), and resources whose
-condition is false.
+Not created, listed in :attr:`LocalStack.skipped` with the reason: IAM roles, log groups,
+alarms and the dashboard (no local meaning), the layer and the functions (they run in the local
+Lambda stand-in, which is given :class:`FunctionSpec` and :class:`EventSourceSpec`), and
+resources whose condition is false.
 
 Outside the template, because the deployed template only refers to them:
 
@@ -130,6 +130,7 @@ SKIPPED_TYPES: dict[str, str] = {
     "AWS::IAM::Role": "moto does not evaluate IAM; least privilege is checked by tests/template",
     "AWS::Logs::LogGroup": "the local Lambda stand-in keeps the function's output itself",
     "AWS::CloudWatch::Alarm": "no CloudWatch metrics locally; watch the queues instead",
+    "AWS::CloudWatch::Dashboard": "no CloudWatch metrics locally; `token-exchange-enabler status` instead",
     "AWS::Serverless::LayerVersion": "not built locally; FunctionSpec.layer_dirs names its source folder",
     "AWS::Serverless::Function": "runs in the local Lambda stand-in, described by LocalStack.functions",
 }

@@ -164,6 +164,7 @@ def test_what_has_no_local_meaning_is_skipped_with_a_reason(stack, template):
         "AWS::IAM::Role",
         "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
         "AWS::Serverless::LayerVersion",
         "AWS::Serverless::Function",
         "AWS::SNS::Subscription",  # AlarmEmail is empty by default

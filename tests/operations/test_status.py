@@ -58,3 +58,16 @@ def test_status_without_anything_to_look_at_is_a_usage_error(ops):
     result = ops.cli("status", SOURCE_QUEUE_URL=None, DEAD_LETTER_QUEUE_URL=None,
                      DELIVERY_DEAD_LETTER_QUEUE_URL=None, TOKEN_CACHE_SECRET_ID=None)
     assert result.code == 2 and "SOURCE_QUEUE_URL" in result.err
+
+
+def test_status_prints_the_dashboard_url_when_known(ops):
+    url = ("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
+           "#dashboards:name=token-exchange-enabler-eu-west-1")
+    result = ops.cli("status", "--json", DASHBOARD_URL=url, **NO_AUTH0)
+    assert result.code == 0, result.err
+    assert result.json["dashboard_url"] == url
+    assert f"dashboard                   {url}" in ops.cli("status", DASHBOARD_URL=url, **NO_AUTH0).out
+
+    unknown = ops.cli("status", "--json", DASHBOARD_URL=None, **NO_AUTH0)
+    assert unknown.json["dashboard_url"] is None
+    assert "dashboard" not in ops.cli("status", DASHBOARD_URL=None, **NO_AUTH0).out

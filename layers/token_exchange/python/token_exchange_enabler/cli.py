@@ -49,6 +49,7 @@ configuration (environment variables, as for the Lambda functions):
   IDEMPOTENCY_TABLE_NAME, AUTH0_BASE_URL, AUTH0_HTTP_TIMEOUT, NOTIFICATION_BUS_NAME
   CLIENT_SECRETS_PREFIX, CLIENT_SECRETS_KMS_KEY_ID   credentials, rotate (and delivery by enable, reconcile)
   DEAD_LETTER_QUEUE_URL, SOURCE_QUEUE_URL, DELIVERY_DEAD_LETTER_QUEUE_URL   replay, status
+  DASHBOARD_URL   status (the stack's CloudWatch dashboard)
   AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL   as for the AWS CLI (or --profile, --region, --endpoint-url)
 --stack-name NAME reads them from the deployed stack (its outputs and parameters) instead.
 """
@@ -60,6 +61,7 @@ STACK_OUTPUTS = {
     "DeliveryDeadLetterQueueUrl": "DELIVERY_DEAD_LETTER_QUEUE_URL",
     "TokenCacheSecretArn": "TOKEN_CACHE_SECRET_ID",
     "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
+    "DashboardUrl": "DASHBOARD_URL",
 }
 STACK_PARAMETERS = {
     "Auth0Domain": "AUTH0_DOMAIN",
@@ -430,7 +432,8 @@ def cmd_status(ctx: Context) -> int:
                          "TOKEN_CACHE_SECRET_ID (or --stack-name)")
     document = collect_status(sqs=ctx.aws("sqs"), secrets=ctx.aws("secretsmanager"), queues=queues,
                               token_cache_secret_id=(env.get("TOKEN_CACHE_SECRET_ID") or "").strip() or None,
-                              settings=settings, tasks=ctx.aws_without_retries("sqs"))
+                              settings=settings, tasks=ctx.aws_without_retries("sqs"),
+                              dashboard_url=(env.get("DASHBOARD_URL") or "").strip() or None)
 
     def text() -> str:
         lines = [f"{'mode':<28}{mode}{' (dry run)' if settings['dry_run'] else ''}"
@@ -461,6 +464,8 @@ def cmd_status(ctx: Context) -> int:
             elif cache.get("error"):
                 state += f" ({cache['error']})"
             lines.append(f"{'cached Management API token':<28}{state}")
+        if document["dashboard_url"]:
+            lines.append(f"{'dashboard':<28}{document['dashboard_url']}")
         return "\n".join(lines)
 
     ctx.emit(document, text)

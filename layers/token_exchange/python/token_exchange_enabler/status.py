@@ -1,5 +1,6 @@
 """One look at the system: queue depths, the oldest dead letter and why it failed, the cached
-Management API token's expiry and scope, and the configured mode.
+Management API token's expiry and scope, the configured mode, and where the stack's CloudWatch
+dashboard is (when known).
 
 Nothing is consumed or changed: dead letters are sampled with ``VisibilityTimeout=0`` (they stay
 visible to everyone; their ``ApproximateReceiveCount`` grows by one), and the token cache is read
@@ -40,16 +41,19 @@ def collect_status(
     token_cache_secret_id: str | None,
     settings: Mapping[str, Any],
     tasks: Any = None,
+    dashboard_url: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The status document (the ``--json`` output of ``status``).
 
     ``queues``: name (``source``, ``dead_letter``, ``delivery_dead_letter``) -> URL or None.
     ``settings``: configuration worth showing (mode, dry run, domain), passed through.
+    ``dashboard_url``: the stack's dashboard (output ``DashboardUrl``), passed through; None if unknown.
     """
     now = clock()
     result: dict[str, Any] = {"settings": dict(settings), "queues": {}, "oldest_dead_letter": None,
-                              "token_cache": None, "redrive_task": None}  # nosec B105  # a key, not a password
+                              "token_cache": None, "redrive_task": None,  # nosec B105  # a key, not a password
+                              "dashboard_url": dashboard_url or None}
     oldest: tuple[DeadLetter, str] | None = None
     for name, url in queues.items():
         if not url:
