@@ -58,6 +58,8 @@ from .errors import (
     CredentialsNotStored,
     LockBusy,
     PermanentFailure,
+    TryAgain,
+    describe_failure,
     permanent_from,
 )
 
@@ -264,20 +266,13 @@ def _guarded(given: str, run: Callable[[], CredentialsReport]) -> CredentialsRep
     """A failure becomes a report, as ``enable`` reports its failures (nothing is retried here)."""
     try:
         return run()
-    except LockBusy as busy:
-        return CredentialsReport(given, BUSY, f"not done: {busy}", api_id=busy.api_id, error_kind=KIND_BUSY)
-    except PermanentFailure as failure:
-        return CredentialsReport(given, FAILED, failure.reason, error_kind=failure.kind)
     except CredentialsNotStored as error:
         return CredentialsReport(given, FAILED, f"transient: {error}; nothing was changed in Auth0",
                                  error_kind=KIND_TRANSIENT)
-    except Unreachable as error:
-        return CredentialsReport(given, FAILED, f"transient: Auth0 unreachable ({error})", error_kind=KIND_UNREACHABLE)
-    except Auth0Error as error:
-        if error.retryable:
-            return CredentialsReport(given, FAILED, f"transient: {error}", error_kind=KIND_TRANSIENT)
-        refused = permanent_from(error)
-        return CredentialsReport(given, FAILED, refused.reason, error_kind=refused.kind)
+    except (PermanentFailure, TryAgain, Auth0Error) as error:
+        reason, kind = describe_failure(error)
+        return CredentialsReport(given, BUSY if kind == KIND_BUSY else FAILED, reason, error_kind=kind,
+                                 api_id=error.api_id if isinstance(error, LockBusy) else None)
 
 
 def _reason_of(error: Exception | None) -> str:

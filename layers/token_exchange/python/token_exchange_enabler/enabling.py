@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from .auth0 import Auth0Error, BadRequest, Conflict, Deadline, ManagementApi, NotFound, Unreachable
+from .auth0 import Auth0Error, BadRequest, Conflict, Deadline, ManagementApi, NotFound
 from .client_secrets import ClientSecretStore
 from .config import MODE_LEGACY, Config
 from .decision import (
@@ -64,12 +64,10 @@ from .decision import (
 )
 from .errors import (
     KIND_BUSY,
-    KIND_TRANSIENT,
-    KIND_UNREACHABLE,
-    LockBusy,
     PermanentFailure,
     StateChanged,
     TryAgain,
+    describe_failure,
     permanent_from,
 )
 from .locks import DEFAULT_LEASE_SECONDS, ApiLocks, ProcessLocks, lock_key
@@ -382,17 +380,12 @@ def attempt(run: Callable[[], Outcome], ref: ApiRef) -> Outcome:
     (``failed`` with its kind, or ``busy``) instead of an exception. Nothing is retried here."""
     try:
         return run()
-    except PermanentFailure as failure:
-        return failed(ref, failure.reason, failure.kind)
-    except LockBusy as busy:
-        return Outcome(Status.BUSY, ref.api_id, f"not done: {busy}", identifier=ref.identifier, name=ref.name,
-                       error_kind=KIND_BUSY)
-    except TryAgain as error:
-        return failed(ref, f"transient: {error}", KIND_TRANSIENT)
-    except Unreachable as error:
-        return failed(ref, f"transient: Auth0 unreachable ({error})", KIND_UNREACHABLE)
-    except Auth0Error as error:  # retryable: a rate limit beyond the time left, 5xx
-        return failed(ref, f"transient: {error}", KIND_TRANSIENT)
+    except (PermanentFailure, TryAgain, Auth0Error) as error:
+        reason, kind = describe_failure(error)
+        if kind == KIND_BUSY:
+            return Outcome(Status.BUSY, ref.api_id, reason, identifier=ref.identifier, name=ref.name,
+                           error_kind=kind)
+        return failed(ref, reason, kind)
 
 
 def failed(ref: ApiRef, reason: str, kind: str) -> Outcome:

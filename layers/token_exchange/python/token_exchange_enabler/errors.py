@@ -18,10 +18,18 @@ subclasses) say whether they are ``retryable``; :func:`permanent_from` turns the
 
 from __future__ import annotations
 
-from .auth0 import Auth0Error
+from .auth0 import Auth0Error, Unreachable
 
-__all__ = ["CredentialsNotStored", "LockBusy", "NotificationNotSent", "PermanentFailure", "StateChanged", "TryAgain",
-           "permanent_from"]
+__all__ = [
+    "CredentialsNotStored",
+    "LockBusy",
+    "NotificationNotSent",
+    "PermanentFailure",
+    "StateChanged",
+    "TryAgain",
+    "describe_failure",
+    "permanent_from",
+]
 
 # error_kind values carried by a failed outcome
 KIND_CONFIGURATION = "configuration"
@@ -91,3 +99,18 @@ def permanent_from(error: Auth0Error) -> PermanentFailure:
             hint = " (grant the Auth0 application the scopes listed in the README for this mode)"
         return PermanentFailure(f"configuration error: {error}{hint}", configuration=True)
     return PermanentFailure(f"Auth0 rejected the request: {error}")
+
+
+def describe_failure(error: PermanentFailure | TryAgain | Auth0Error) -> tuple[str, str]:
+    """``(reason, error_kind)`` of a failure an operator's report shows instead of raising it
+    (``enable``, the sweep, ``credentials``/``rotate``): the one mapping they share."""
+    if isinstance(error, PermanentFailure):
+        return error.reason, error.kind
+    if isinstance(error, LockBusy):
+        return f"not done: {error}", KIND_BUSY
+    if isinstance(error, Unreachable):
+        return f"transient: Auth0 unreachable ({error})", KIND_UNREACHABLE
+    if isinstance(error, TryAgain) or error.retryable:  # a rate limit beyond the time left, 5xx
+        return f"transient: {error}", KIND_TRANSIENT
+    refused = permanent_from(error)
+    return refused.reason, refused.kind
