@@ -568,6 +568,33 @@ class TokenSource(Protocol):
     def invalidate(self, token: Token) -> None: ...  # pragma: no cover - protocol
 
 
+class StaticToken:
+    """A token given by the operator (``AUTH0_ADMIN_TOKEN``: setup, doctor, canary), not fetched.
+
+    There is nothing to refresh: when Auth0 refuses it (expired, revoked, or without a scope),
+    the error says so and the operator gets a new one. ``repr()`` never shows it.
+    """
+
+    def __init__(self, access_token: str, *, name: str = "AUTH0_ADMIN_TOKEN"):
+        token = access_token.strip()
+        if not token:
+            raise ValueError(f"{name} is empty")
+        if not _sendable(token):
+            raise ValueError(f"{name} is not a token that can be sent (it holds spaces, control or "
+                             "non-ASCII characters)")
+        self._token = Token(access_token=token, expires_at=time.time() + 86400 * 365)  # unknown: never refreshed
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StaticToken(name={self.name!r})"
+
+    def get(self) -> Token:
+        return self._token
+
+    def invalidate(self, token: Token) -> None:
+        """Nothing to refresh: the next call sends the same token and meets the same answer."""
+
+
 @runtime_checkable
 class DeadlineAwareTokenSource(TokenSource, Protocol):
     """A token source that bounds its own waits by the caller's deadline (``TokenProvider``):
@@ -666,6 +693,30 @@ class ManagementApi:
         its new ``client_secret``. A POST: never resent after it may have reached Auth0."""
         return self._call("POST", "/clients/{id}/rotate-secret", client_id)
 
+    def delete_client(self, client_id: str) -> None:
+        self._call("DELETE", "/clients/{id}", client_id)
+
+    # ---- resource servers an operator tool creates and deletes (the canary)
+
+    def create_resource_server(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/resource-servers", json=body)
+
+    def delete_resource_server(self, api_id: str) -> None:
+        self._call("DELETE", "/resource-servers/{id}", api_id)
+
+    # ---- log streams (setup and doctor; scopes read:/create:/update:log_streams)
+
+    def list_log_streams(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/log-streams``: every log stream of the tenant (a bare array, not paged)."""
+        body = self._call("GET", "/log-streams")
+        return [stream for stream in body if isinstance(stream, dict)] if isinstance(body, list) else []
+
+    def create_log_stream(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/log-streams", json=body)
+
+    def update_log_stream(self, stream_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("PATCH", "/log-streams/{id}", stream_id, json=body)
+
     # ---- client grants
 
     def create_client_grant(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -673,6 +724,9 @@ class ManagementApi:
 
     def update_client_grant(self, grant_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("PATCH", "/client-grants/{id}", grant_id, json=body)
+
+    def delete_client_grant(self, grant_id: str) -> None:
+        self._call("DELETE", "/client-grants/{id}", grant_id)
 
     def iter_client_grants(self, *, client_id: str | None = None, audience: str | None = None,
                            subject_type: str | None = None, per_page: int = 100) -> Iterator[dict[str, Any]]:

@@ -62,10 +62,13 @@ STACK_OUTPUTS = {
     "TokenCacheSecretArn": "TOKEN_CACHE_SECRET_ID",
     "IdempotencyTableName": "IDEMPOTENCY_TABLE_NAME",
     "DashboardUrl": "DASHBOARD_URL",
+    "ApiCreatedRuleArn": "API_CREATED_RULE_ARN",
+    "ReconcileScheduleName": "RECONCILE_SCHEDULE_NAME",
 }
 STACK_PARAMETERS = {
     "Auth0Domain": "AUTH0_DOMAIN",
     "Auth0CredentialsSecretArn": "AUTH0_CREDENTIALS_SECRET_ID",
+    "Auth0EventBusName": "AUTH0_EVENT_BUS_NAME",
     "TokenExchangeMode": "TOKEN_EXCHANGE_MODE",
     "SkipIdentifierPatterns": "SKIP_IDENTIFIER_PATTERNS",
     "DownstreamGrants": "DOWNSTREAM_GRANTS",
