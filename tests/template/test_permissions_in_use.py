@@ -126,7 +126,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     },
     REPLAY_ROLE: {
         **_logs(REPLAY_LOG_GROUP),
-        # replay.Replayer._receive ("peek", the one-by-one move) and status._oldest (a sample);
+        # replay.Replayer._receive ("peek", the one-by-one move) and status.oldest_dead_letter (a sample);
         # a message move task needs it on its source too.
         "sqs:ReceiveMessage": {DLQ, DELIVERY_DLQ},
         # replay.Replayer._delete (one by one, after the send); a move task on its source.
@@ -134,7 +134,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         # replay.Replayer._release (change_message_visibility_batch): held and peeked messages
         # visible again at once.
         "sqs:ChangeMessageVisibility": {DLQ, DELIVERY_DLQ},
-        # replay.Replayer.queue_arn (both ends of a move) and status._depth (every queue).
+        # replay.Replayer.queue_arn (both ends of a move) and status.queue_depth (every queue).
         "sqs:GetQueueAttributes": {DLQ, DELIVERY_DLQ, QUEUE},
         # replay.Replayer._native: SQS's own redrive, started ...
         "sqs:StartMessageMoveTask": {DLQ, DELIVERY_DLQ},

@@ -159,6 +159,40 @@ class Context:
             pace_management_calls(session, max_rate)
         return build_runtime(self.config(dry_run=dry_run), session=session, aws=self.aws)
 
+    def auth0_base_url(self, domain: str) -> str:
+        """Where the tenant answers: AUTH0_BASE_URL when set (a local emulator), else https://<domain>."""
+        from .config import base_url_problem
+
+        base_url = (self.env.get("AUTH0_BASE_URL") or "").strip()
+        if not base_url:
+            return f"https://{domain}"
+        problem = base_url_problem(base_url)
+        if problem:
+            raise UsageError(f"AUTH0_BASE_URL: {problem}")
+        return base_url
+
+    def admin_api(self, domain: str | None, *, required: bool):
+        """The Management API with the operator's token (--admin-token-env; never printed, never
+        stored); None when the variable is empty and not ``required``."""
+        from .auth0 import ManagementApi, StaticToken, new_session
+
+        name = self.args.admin_token_env
+        token = (self.env.get(name) or "").strip()
+        if not token or not domain:
+            if required:
+                raise UsageError(f"no operator token: export {name}=<a Management API token> (see "
+                                 f"`{PROG} {self.args.command} --help` for the scopes it needs)"
+                                 if not token else "no tenant: pass --domain or set AUTH0_DOMAIN")
+            return None
+        try:
+            tokens = StaticToken(token, name=name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return ManagementApi(base_url=self.auth0_base_url(domain), tokens=tokens, session=new_session())
+
+    def region(self) -> str | None:
+        return self.session.region_name
+
     def queues(self) -> dict[str, str | None]:
         from .replay import queues_from_env
 
@@ -536,6 +570,176 @@ def _credentials_reports(ctx: Context, runtime: Any, reports: list, *, interrupt
     return EXIT_FAILED
 
 
+# --------------------------------------------------------------------------- setup
+
+
+def _exit_for_kind(kind: str | None) -> int:
+    from .errors import KIND_CONFIGURATION, KIND_UNREACHABLE
+
+    if kind is None:
+        return EXIT_OK
+    return {KIND_CONFIGURATION: EXIT_USAGE, KIND_UNREACHABLE: EXIT_UNREACHABLE}.get(kind, EXIT_FAILED)
+
+
+def cmd_setup(ctx: Context) -> int:
+    from .config import MODES, domain_problem, mode_of, parse_downstream_grants
+    from .onboarding import SetupOptions, Step, run_setup, update_samconfig
+
+    args, env = ctx.args, ctx.env
+    domain = (args.domain or env.get("AUTH0_DOMAIN") or "").strip().lower()
+    if not domain:
+        raise UsageError("--domain is required: the tenant's domain, e.g. acme.eu.auth0.com")
+    problem = domain_problem(domain)
+    if problem:
+        raise UsageError(problem)
+    mode = args.mode or mode_of(env)
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    region = ctx.region()
+    if not region:
+        raise UsageError("no AWS region: pass --region (the log stream is sent to this region)")
+    grants_text = (args.downstream_grants if args.downstream_grants is not None
+                   else env.get("DOWNSTREAM_GRANTS", "")).strip()
+    grants = parse_downstream_grants(grants_text) if grants_text else ()
+    prefix = (args.client_secrets_prefix if args.client_secrets_prefix is not None
+              else env.get("CLIENT_SECRETS_PREFIX", "")).strip()
+    extra = {}
+    if grants_text:
+        extra["DownstreamGrants"] = json.dumps(json.loads(grants_text), separators=(",", ":"))
+    if prefix:
+        extra["ClientSecretsPrefix"] = prefix
+    options = SetupOptions(domain=domain, mode=mode, region=region, account_id=args.aws_account_id,
+                           secret_name=args.secret_name, kms_key_id=args.kms_key_id, app_name=args.app_name,
+                           with_grants=bool(grants), with_credentials=bool(prefix), extra_parameters=extra,
+                           dry_run=args.dry_run, source_wait_seconds=args.source_wait)
+    api = ctx.admin_api(domain, required=True)
+    report = run_setup(options, api=api, aws=ctx.aws, base_url=ctx.auth0_base_url(domain), progress=ctx.note)
+    if args.write_samconfig and report.ok:
+        from pathlib import Path
+
+        path = Path(args.write_samconfig)
+        before = path.read_text() if path.exists() else ""
+        after = update_samconfig(before, report.parameters)
+        if after == before:
+            report.steps.append(Step("samconfig", "unchanged", f"{path}: parameter_overrides already set"))
+        elif args.dry_run:
+            report.steps.append(Step("samconfig", "would update", f"{path}: parameter_overrides"))
+        else:
+            path.write_text(after)
+            report.steps.append(Step("samconfig", "updated", f"{path}: parameter_overrides"))
+
+    def text() -> str:
+        lines = [f"  {step.action:<13} {step.name:<19} {step.detail}" for step in report.steps]
+        if report.error:
+            lines.append(f"setup stopped: {report.error}")
+            lines.append("run setup again once fixed: it continues where it stopped")
+        elif args.dry_run:
+            lines.append("dry run: nothing changed" + ("" if report.changed else "; nothing to change either"))
+        else:
+            lines.append("changed what is marked above" if report.changed else "nothing to change: all in place")
+        if report.ok and "Auth0CredentialsSecretArn" in report.parameters:
+            overrides = " ".join(f"{key}={value}" for key, value in report.parameters.items())
+            lines += ["", "deploy with:", "  sam build && sam deploy --parameter-overrides " + overrides,
+                      "then check it:", f"  {PROG} doctor --stack-name <your stack> --canary"]
+        return "\n".join(lines)
+
+    ctx.emit(report.as_dict(), text)
+    return _exit_for_kind(report.error_kind)
+
+
+# --------------------------------------------------------------------------- doctor, canary
+
+
+def cmd_doctor(ctx: Context) -> int:
+    from .doctor import Check, Doctor
+    from .onboarding import DEFAULT_SECRET_NAME
+
+    env = dict(ctx.env)
+    notes = []
+    if not env.get("AUTH0_CREDENTIALS_SECRET_ID", "").strip():
+        env["AUTH0_CREDENTIALS_SECRET_ID"] = DEFAULT_SECRET_NAME
+        notes.append(f"AUTH0_CREDENTIALS_SECRET_ID not set: looking at {DEFAULT_SECRET_NAME} (setup's default)")
+    if not env.get("TOKEN_CACHE_SECRET_ID", "").strip():
+        env["TOKEN_CACHE_SECRET_ID"] = "-"  # noqa: S105 - the token cache's name; no check reads it
+    for note in notes:
+        ctx.note(note)
+    domain = (env.get("AUTH0_DOMAIN") or "").strip().lower() or None
+    admin = ctx.admin_api(domain, required=False)
+    doctor = Doctor(env, aws=ctx.aws, admin_api=admin, region=ctx.region(), admin_token_env=ctx.args.admin_token_env)
+    report = doctor.run()
+    canary = None
+    interrupted = False
+    if ctx.args.canary:
+        if admin is None:
+            report.checks.append(Check("canary", False, f"not run: no operator token in {ctx.args.admin_token_env}",
+                                       f"export {ctx.args.admin_token_env}=<a Management API token> and run again"))
+        else:
+            canary = _run_canary(ctx, admin, env)
+            interrupted = canary.result == "interrupted"
+            detail = (f"enabled {canary.latency_ms / 1000:.1f} s after the API was created" if canary.ok
+                      else canary.error or canary.result)
+            detail += "; cleaned up" if canary.cleaned_up else "; LEFT BEHIND: " + "; ".join(canary.left_behind)
+            report.checks.append(Check("canary", canary.ok and canary.cleaned_up, detail,
+                                       "the checks above name the broken link; the worker's log says more",
+                                       unreachable=canary.unreachable))
+    document = report.as_dict()
+    if canary is not None:
+        document["canary"] = canary.as_dict()
+
+    def text() -> str:
+        lines = []
+        for check in report.checks:
+            lines.append(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<22} {check.detail}")
+            if not check.ok and check.fix:
+                lines.append(f"      {'':<22} fix: {check.fix}")
+        failed = sum(1 for check in report.checks if not check.ok)
+        lines.append("all checks pass" if not failed else f"{failed} of {len(report.checks)} checks fail")
+        return "\n".join(lines)
+
+    ctx.emit(document, text)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if report.unreachable:
+        return EXIT_UNREACHABLE
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _run_canary(ctx: Context, admin: Any, env: Mapping[str, str]):
+    from .canary import run_canary
+    from .config import mode_of
+
+    prefix = (env.get("CLIENT_SECRETS_PREFIX") or "").strip()
+    stop = StopRequest(ctx.err)
+    with stop.installed():
+        return run_canary(admin, mode=mode_of(env), timeout=ctx.args.timeout, poll_interval=ctx.args.poll_interval,
+                          should_stop=stop, secret_name=(lambda api_id: prefix + api_id) if prefix else None,
+                          secrets_client=ctx.aws("secretsmanager") if prefix else None,
+                          delete_grants=bool((env.get("DOWNSTREAM_GRANTS") or "").strip()), progress=ctx.note)
+
+
+def cmd_canary(ctx: Context) -> int:
+    domain = (ctx.env.get("AUTH0_DOMAIN") or "").strip().lower() or None
+    admin = ctx.admin_api(domain, required=True)
+    report = _run_canary(ctx, admin, ctx.env)
+
+    def text() -> str:
+        if report.ok:
+            head = f"enabled {report.latency_ms / 1000:.1f} s after creation: API {report.api_id} ({report.identifier})"
+        else:
+            head = f"{report.result}: API {report.api_id or '-'} ({report.identifier})" + (
+                f": {report.error}" if report.error else "")
+        tail = ("cleaned up: the canary API and its client are deleted" if report.cleaned_up
+                else "NOT CLEANED UP: " + "; ".join(report.left_behind))
+        return head + "\n" + tail
+
+    ctx.emit(report.as_dict(), text)
+    if report.result == "interrupted":
+        return EXIT_INTERRUPTED
+    if report.ok and report.cleaned_up:
+        return EXIT_OK
+    return EXIT_UNREACHABLE if report.unreachable else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -556,8 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=formatter,
-        description="Operate token-exchange-enabler: replay dead letters, enable APIs, reconcile, status, "
-                    "credentials, rotate.",
+        description="Operate token-exchange-enabler: set up a deployment, check it (doctor, canary), replay "
+                    "dead letters, enable APIs, reconcile, status, credentials, rotate.",
         epilog=CONFIGURATION + "\n" + EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -688,6 +892,101 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("id", metavar="API_ID_OR_IDENTIFIER")
     rotate.add_argument("--dry-run", action="store_true", help="say what would be done; take no lock, change nothing")
     rotate.set_defaults(handler=cmd_rotate)
+
+    admin_token = argparse.ArgumentParser(add_help=False)
+    admin_token.add_argument("--admin-token-env", default="AUTH0_ADMIN_TOKEN", metavar="NAME",
+                             help="the environment variable holding the operator's Management API token "
+                                  "(default AUTH0_ADMIN_TOKEN); the token is never printed or stored")
+
+    setup = commands.add_parser(
+        "setup", parents=[common, admin_token], formatter_class=formatter,
+        help="create or correct what a deployment needs in Auth0 and AWS; print the sam deploy parameters",
+        description=(
+            "From an empty tenant and account to the `sam deploy` parameters, each step creating what is missing,\n"
+            "correcting what differs and leaving the rest (a second run changes nothing):\n"
+            "  application         the product's machine-to-machine application, tagged managed_by\n"
+            "  client grant        its grant to the Management API with exactly the mode's scopes\n"
+            "  credentials secret  its client_id and client_secret in Secrets Manager (checked with a token request;\n"
+            "                      when refused, the application gets a new secret, stored)\n"
+            "  log stream          an Amazon EventBridge log stream to this account and region, filtered to\n"
+            "                      Management API successes (reused, resumed and given the filter if one exists)\n"
+            "  event bus           the stream's partner event source associated with a bus of its name\n"
+            "The operator's token (--admin-token-env) needs: read:clients create:clients update:clients\n"
+            "update:client_keys read:client_grants create:client_grants update:client_grants\n"
+            "read:log_streams create:log_streams update:log_streams. AWS: secretsmanager:CreateSecret,\n"
+            "PutSecretValue, DescribeSecret, GetSecretValue; events:DescribeEventSource, ListEventBuses,\n"
+            "CreateEventBus; sts:GetCallerIdentity."
+        ),
+        epilog=("examples:\n"
+                "  export AUTH0_ADMIN_TOKEN=...   # e.g. from the Dashboard's API Explorer tab\n"
+                "  token-exchange-enabler setup --domain acme.eu.auth0.com --region eu-west-1 --dry-run\n"
+                "  token-exchange-enabler setup --domain acme.eu.auth0.com --region eu-west-1 --write-samconfig\n\n"
+                + EXIT_CODES),
+    )
+    setup.add_argument("--domain", help="the tenant's domain, e.g. acme.eu.auth0.com (default: AUTH0_DOMAIN)")
+    setup.add_argument("--mode", choices=["on_behalf_of", "legacy_resource_server"],
+                       help="TOKEN_EXCHANGE_MODE to grant the scopes of (default: TOKEN_EXCHANGE_MODE or on_behalf_of)")
+    setup.add_argument("--aws-account-id", help="the account the log stream sends to (default: yours, from STS)")
+    setup.add_argument("--secret-name", default="token-exchange-enabler/auth0-credentials",
+                       help="the credentials secret (default token-exchange-enabler/auth0-credentials)")
+    setup.add_argument("--kms-key-id", help="a customer managed KMS key for the credentials secret")
+    setup.add_argument("--app-name", default="token-exchange-enabler",
+                       help="the Auth0 application's name (default token-exchange-enabler)")
+    setup.add_argument("--downstream-grants", metavar="JSON",
+                       help="DOWNSTREAM_GRANTS the stack will use: adds the grant scopes (default: DOWNSTREAM_GRANTS)")
+    setup.add_argument("--client-secrets-prefix", metavar="PREFIX",
+                       help="CLIENT_SECRETS_PREFIX the stack will use: adds update:client_keys "
+                            "(default: CLIENT_SECRETS_PREFIX)")
+    setup.add_argument("--write-samconfig", nargs="?", const="samconfig.toml", metavar="PATH",
+                       help="write the parameters into samconfig.toml's parameter_overrides (default path "
+                            "samconfig.toml), keeping the rest of the file")
+    setup.add_argument("--source-wait", type=_positive_float, default=60.0, metavar="SECONDS",
+                       help="how long to wait for Auth0's partner event source to appear in AWS (default 60)")
+    setup.add_argument("--dry-run", action="store_true", help="say what would be created or changed; change nothing")
+    setup.set_defaults(handler=cmd_setup)
+
+    doctor = commands.add_parser(
+        "doctor", parents=[common, admin_token], formatter_class=formatter,
+        help="check every link from a new API to its token exchange; say how to fix what fails",
+        description=(
+            "Checks, in order: the configuration; the credentials secret; a Management API token for it; its\n"
+            "scopes; the log stream exists, is active and lets Management API successes through (read with the\n"
+            "operator's token: read:log_streams); the partner event source is active and associated with the\n"
+            "stack's bus; the stack's rule targets the queue; the dead-letter queues are empty; the sweep's\n"
+            "schedule is enabled; every DOWNSTREAM_GRANTS audience exists. Reads only. --canary then runs the\n"
+            "canary (see `canary --help`). Exit 0: all pass; 1: some fail; 3: Auth0 or AWS unreachable."
+        ),
+        epilog=("examples:\n"
+                "  token-exchange-enabler doctor --stack-name token-exchange-enabler\n"
+                "  token-exchange-enabler doctor --stack-name token-exchange-enabler --canary --json\n\n"
+                + EXIT_CODES),
+    )
+    doctor.add_argument("--canary", action="store_true", help="after the checks, run the canary")
+    canary = commands.add_parser(
+        "canary", parents=[common, admin_token], formatter_class=formatter,
+        help="create a throwaway API, wait until the deployment enables it, delete it",
+        description=(
+            "The end-to-end proof on a live tenant: creates an API (identifier\n"
+            "urn:token-exchange-enabler:canary:<random>, name \"token-exchange-enabler canary ...\") with the\n"
+            "operator's token, waits until the deployed event path enabled it (its Custom API client allows\n"
+            "On-Behalf-Of; legacy mode: token_exchange set), prints the latency from creation, then deletes the\n"
+            "API, its client(s) and their delivered credentials - always: also on timeout, failure or Ctrl-C.\n"
+            "The operator's token needs create:resource_servers read:resource_servers delete:resource_servers\n"
+            "read:clients delete:clients (and read:client_grants delete:client_grants with DOWNSTREAM_GRANTS).\n"
+            "Exit 0: enabled in time and cleaned up; 1: not; "
+            "130: interrupted (cleaned up all the same)."
+        ),
+        epilog=("examples:\n"
+                "  token-exchange-enabler canary --stack-name token-exchange-enabler\n"
+                "  token-exchange-enabler canary --timeout 300 --json\n\n" + EXIT_CODES),
+    )
+    for command in (doctor, canary):
+        command.add_argument("--timeout", type=_positive_float, default=120.0, metavar="SECONDS",
+                             help="canary: how long to wait for the API to be enabled (default 120)")
+        command.add_argument("--poll-interval", type=_positive_float, default=2.0, metavar="SECONDS",
+                             help="canary: how often to look at the tenant (default 2)")
+    doctor.set_defaults(handler=cmd_doctor)
+    canary.set_defaults(handler=cmd_canary)
     return parser
 
 

@@ -224,6 +224,23 @@ def status_settings(environ: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def parse_downstream_grants(text: str) -> tuple[DownstreamGrant, ...]:
+    """``DOWNSTREAM_GRANTS`` parsed and checked as at start; ConfigError names each bad entry."""
+    problems: list[str] = []
+    grants = _downstream_grants(text, problems)
+    if problems:
+        raise ConfigError(problems)
+    return grants
+
+
+def domain_problem(domain: str) -> str | None:
+    """Why ``domain`` is not a tenant's canonical domain (None: it is one)."""
+    if _DOMAIN.match(domain.strip().lower()):
+        return None
+    return (f"the domain must be the tenant's domain such as 'acme.eu.auth0.com' (no scheme, no path), "
+            f"got {_shorten(domain)!r}")
+
+
 def _downstream_grants(text: str, problems: list[str]) -> tuple[DownstreamGrant, ...]:
     """``DOWNSTREAM_GRANTS``: ``{"<audience>": ["<scope>", ...] | "*"}``; each bad entry is named."""
     if not text:

@@ -18,7 +18,7 @@ from typing import Any
 from .aws_errors import aws_error_code, aws_errors
 from .replay import DeadLetter, Replayer, classify
 
-__all__ = ["collect_status", "describe_token_cache", "human_duration"]
+__all__ = ["collect_status", "describe_token_cache", "human_duration", "oldest_dead_letter", "queue_depth"]
 
 QUEUE_LABELS = {
     "source": "source queue",
@@ -58,10 +58,10 @@ def collect_status(
     for name, url in queues.items():
         if not url:
             continue
-        depth = _depth(sqs, url)
+        depth = queue_depth(sqs, url)
         result["queues"][name] = {"url": url, **depth}
         if name != "source" and depth.get("visible"):
-            letter = _oldest(sqs, url)
+            letter = oldest_dead_letter(sqs, url)
             if letter is not None and (oldest is None or (letter.sent_at or now) < (oldest[0].sent_at or now)):
                 oldest = (letter, name)
     if oldest is not None:
@@ -130,7 +130,7 @@ def human_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def _depth(sqs: Any, url: str) -> dict[str, Any]:
+def queue_depth(sqs: Any, url: str) -> dict[str, Any]:
     try:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=_DEPTH_ATTRIBUTES)["Attributes"]
     except aws_errors() as error:
@@ -142,7 +142,7 @@ def _depth(sqs: Any, url: str) -> dict[str, Any]:
     }
 
 
-def _oldest(sqs: Any, url: str) -> DeadLetter | None:
+def oldest_dead_letter(sqs: Any, url: str) -> DeadLetter | None:
     """The oldest of up to ten sampled messages (a standard queue has no order to ask for)."""
     try:
         messages = sqs.receive_message(
