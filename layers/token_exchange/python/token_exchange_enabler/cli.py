@@ -915,7 +915,7 @@ def build_parser() -> argparse.ArgumentParser:
             "update:client_keys read:client_grants create:client_grants update:client_grants\n"
             "read:log_streams create:log_streams update:log_streams. AWS: secretsmanager:CreateSecret,\n"
             "PutSecretValue, DescribeSecret, GetSecretValue; events:DescribeEventSource, ListEventBuses,\n"
-            "CreateEventBus; sts:GetCallerIdentity."
+            "CreateEventBus, ActivateEventSource; sts:GetCallerIdentity."
         ),
         epilog=("examples:\n"
                 "  export AUTH0_ADMIN_TOKEN=...   # e.g. from the Dashboard's API Explorer tab\n"

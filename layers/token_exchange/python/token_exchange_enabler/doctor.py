@@ -307,8 +307,12 @@ class Doctor:
                           "delete the log stream in Auth0 and run `token-exchange-enabler setup` (a new stream, "
                           "a new source)")
                 return
-            if state != "ACTIVE" or not event_bus_exists(events, source):
+            if not event_bus_exists(events, source):
                 self._add(name, False, f"{source} is {str(state).lower()}, not associated with an event bus", associate)
+                return
+            if state != "ACTIVE":  # PENDING with its bus: the source was deactivated
+                self._add(name, False, f"{source} is {str(state).lower()}: its event bus receives nothing",
+                          f"activate it: `aws events activate-event-source --name {source}` (or {SETUP})")
                 return
             if stack_bus and stream_source and stack_bus != stream_source:
                 self._add(name, False, f"the log stream feeds {stream_source} but the stack listens on {stack_bus}",

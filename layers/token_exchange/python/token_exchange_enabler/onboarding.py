@@ -21,7 +21,8 @@ and boto3, each step creating what is missing, correcting what differs and leavi
    suspended, and given the filter if its filters would drop those records.
 5. ``event bus`` — the stream's partner event source (which Auth0 creates in the account; it may
    take a few seconds to appear) associated with an event bus of the same name
-   (``CreateEventBus(Name=source, EventSourceName=source)``), the bus the stack's rule listens on.
+   (``CreateEventBus(Name=source, EventSourceName=source)``), the bus the stack's rule listens on;
+   a source left ``PENDING`` beside its bus (deactivated) is activated (``ActivateEventSource``).
 
 A second run finds everything in place and changes nothing (``changed: false``). ``dry_run``
 reads and says what it would do. Each Auth0 and AWS fact used here is in docs/design.md with its
@@ -446,7 +447,13 @@ class _Setup:
                              "(Monitoring > Streams)", kind=KIND_REJECTED)
         events = self.aws("events")
         if event_bus_exists(events, source):
-            return Step("event bus", ACTION_UNCHANGED, f"{source} (associated)")
+            # PENDING with its bus means the source was deactivated: it delivers nothing until activated.
+            if self._wait_for_source(events, source) != "PENDING":
+                return Step("event bus", ACTION_UNCHANGED, f"{source} (associated)")
+            if self.options.dry_run:
+                return Step("event bus", ACTION_WOULD_UPDATE, f"{source}: activate the deactivated event source")
+            events.activate_event_source(Name=source)
+            return Step("event bus", ACTION_UPDATED, f"{source}: the deactivated event source activated")
         state = self._wait_for_source(events, source)
         if state == "DELETED":
             raise SetupError(f"the partner event source {source} was deleted in AWS: delete the log stream in "
