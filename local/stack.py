@@ -20,25 +20,45 @@ alarms and the dashboard (no local meaning), the layer and the functions (they r
 Lambda stand-in, which is given :class:`FunctionSpec` and :class:`EventSourceSpec`), and
 resources whose condition is false.
 
+A function's ``ScheduleV2`` event (the sweep's) is created as SAM makes it, in the local
+EventBridge Scheduler: an ``AWS::Scheduler::Schedule`` named as SAM and CloudFormation name it
+(``<stack>-<Function><Event>`` with ``OmitName``), with the template's expression, state and
+description, ``FlexibleTimeWindow`` OFF and a target naming the function's would-be ARN and the
+role SAM would generate. Nothing runs it locally (moto stores schedules and never fires them):
+invoke the function, or the CLI's ``reconcile``, yourself. :attr:`LocalStack.schedule_names`
+names it; :meth:`LocalStack.outputs` gives the template's Outputs that have a local value
+(``ReconcileScheduleName`` among them), as ``describe-stacks`` would list them.
+
 Outside the template, because the deployed template only refers to them:
 
-* the partner event bus: created as EventBridge creates it for a SaaS partner (the partner
-  event source first, then the bus associated with it); a name not starting with
-  ``aws.partner/`` makes a plain custom bus;
+* the partner event bus: when a bus of that name exists already (``token-exchange-enabler
+  setup`` associated the log stream's partner event source with it), it is used as it is;
+  otherwise it is created as EventBridge creates it for a SaaS partner: the partner event source
+  first, unless it exists already (the local Auth0 emulator's log stream created it), then the bus
+  associated with it. A name not starting with ``aws.partner/`` makes a plain custom bus. What
+  existed before is not deleted by :meth:`LocalStack.delete`;
 * the Auth0 credentials secret (``Auth0CredentialsSecretArn``), holding the given
-  ``credentials``.
+  ``credentials`` — or, when ``Auth0CredentialsSecretArn`` is given instead, the existing secret
+  it names (e.g. the one ``setup`` stored), used as it is.
 
 moto (5.2.5) gaps met here, and what this module does about them:
 
 * ``CreateEventBus`` refuses a name containing "/" unless ``EventSourceName`` names an existing
   event source: the partner event source is created first (``CreatePartnerEventSource``, the
   call Auth0 makes when a log stream is set up), as in AWS. (moto writes the source's ARN with
-  ``aws.partner/`` twice; nothing here uses it.)
+  ``aws.partner/`` twice; nothing here uses it.) ``DescribeEventSource`` answers a source that
+  does not exist with a 500 (retried), so whether the source exists is learnt from
+  ``CreateEventBus`` refusing the association; ``DeletePartnerEventSource`` only marks the
+  source ``DELETED``.
+* EventBridge Scheduler: ``CreateSchedule``/``GetSchedule``/``DeleteSchedule`` work; a schedule
+  never fires.
 * moto finds the bus of ``PutRule``/``PutTargets``/``PutEvents``/``DescribeRule`` by the last
   "/"-separated segment of ``EventBusName``, so a partner bus (``aws.partner/.../auth0.logs``)
   is unreachable by its own name. A *routing bus* named after that last segment
   (``auth0.logs``) is created beside it: every call that names the partner bus lands there,
-  so clients use the real partner bus name throughout. Side effects: ``DescribeRule`` reports
+  so clients use the real partner bus name throughout. It is created if missing, idempotently
+  (the local Auth0 emulator's partner creates it too, to deliver a log stream's records; then
+  it stays its own). Side effects: ``DescribeRule`` reports
   the bus as ``auth0.logs`` and the rule's ARN as ``rule/auth0.logs/<name>`` (not
   ``rule/aws.partner/.../auth0.logs/<name>``), ``ListEventBuses`` shows the routing bus, and two
   local stacks whose buses share that last segment cannot live in one moto.
@@ -168,10 +188,20 @@ _FUNCTION_PROPERTIES = {
 _FUNCTION_PROPERTIES_WITHOUT_LOCAL_EFFECT = {
     "Description", "Architectures", "Tracing", "Role", "Policies", "LoggingConfig", "Tags",
 }  # fmt: skip
+_SCHEDULE_EVENT = "ScheduleV2"
 _EVENTS_WITHOUT_LOCAL_EFFECT = {
-    "ScheduleV2": "no EventBridge Scheduler locally: invoke the function (or the CLI's command) yourself",
+    _SCHEDULE_EVENT: (
+        "created in the local EventBridge Scheduler (LocalStack.schedule_names), but nothing runs it "
+        "locally: invoke the function (or the CLI's command) yourself"
+    ),
 }
-"""Function event types that are accepted but not run locally, and why."""
+"""Function event types that feed no local event source, and why."""
+# What a ScheduleV2 event may say (SAM's AWS::Serverless::Function ScheduleV2 properties); the rest
+# (DeadLetterConfig, KmsKeyArn, PermissionsBoundary...) fails the deployment until supported here.
+_SCHEDULE_PROPERTIES = {
+    "ScheduleExpression", "ScheduleExpressionTimezone", "State", "Description", "Name", "OmitName",
+    "GroupName", "FlexibleTimeWindow", "StartDate", "EndDate", "RoleArn", "Input", "RetryPolicy",
+}  # fmt: skip
 _SQS_EVENT_PROPERTIES = {
     "Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Enabled",
 }  # fmt: skip
@@ -180,6 +210,10 @@ _NOT_FOUND_CODES = ("NotFound", "NonExistent", "NoSuch")
 
 class LocalStackError(RuntimeError):
     """The local AWS refused something, or the local stack cannot be wired as the template says."""
+
+
+class _NoLocalValue(UnsupportedTemplateError):
+    """A stack output names a resource that is not created locally (it is left out)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +282,10 @@ class LocalStack:
     token_cache_secret_arn: str
     idempotency_table: str
     alarm_topic_arn: str
+    # The functions' ScheduleV2 events, created in moto's EventBridge Scheduler (nothing runs them
+    # locally): function logical id -> schedule name, and the schedule's group.
+    schedule_names: dict[str, str]
+    schedule_groups: dict[str, str]
     functions: dict[str, FunctionSpec]  # by logical id
     function: FunctionSpec  # the worker: the function the queue feeds
     event_source: EventSourceSpec  # its SQS event source
@@ -255,6 +293,7 @@ class LocalStack:
     resources: dict[str, dict[str, Any]]  # logical id -> {"Ref": ..., attribute: ...} of what was created
     skipped: list[SkippedResource]
     overrides: dict[str, int]
+    _outputs: dict[str, str] = field(repr=False, compare=False)
     _session: Any = field(repr=False, compare=False)
     _cleanups: list[tuple[str, Callable[[], Any]]] = field(repr=False, compare=False)
     _events: Any = field(init=False, repr=False, compare=False)
@@ -291,8 +330,19 @@ class LocalStack:
             entry["Time"] = datetime.fromisoformat(event["time"])
         return entry
 
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs that have a local value, as ``describe-stacks`` lists them
+        (``OutputKey`` -> ``OutputValue``): each output's ``Value`` evaluated with the local
+        names, URLs and ARNs. Outputs of what is not created locally (log groups, the layer, the
+        dashboard) or whose condition is false are left out."""
+        return dict(self._outputs)
+
     def delete(self) -> None:
-        """Delete what the deployment created, newest first (like deleting the stack)."""
+        """Delete what the deployment created, newest first (like deleting the stack).
+
+        What existed before the deployment (a partner event source or bus made by the Auth0
+        emulator's log stream or by ``token-exchange-enabler setup``) is left in place.
+        """
         _run_cleanups(self._cleanups)
 
 
@@ -318,9 +368,13 @@ def deploy_local_stack(
 
     ``parameters``: template parameter values (the template's defaults fill in the rest).
     ``Auth0EventBusName`` defaults to :func:`partner_event_bus_name` of ``Auth0Domain``.
+    An ``Auth0EventBusName`` bus that exists already (``token-exchange-enabler setup``
+    associated it with the log stream's partner event source) is used as it is, and so is a
+    partner event source that exists already; neither is deleted by :meth:`LocalStack.delete`.
     ``credentials``: ``{"client_id", "client_secret"}`` of the Auth0 Management API client,
     stored in a new local secret whose ARN becomes ``Auth0CredentialsSecretArn``; leave it out
-    only to pass ``Auth0CredentialsSecretArn`` of a secret that already exists locally.
+    only to pass ``Auth0CredentialsSecretArn`` of a secret that already exists locally (e.g.
+    the one ``setup`` stored).
     ``overrides``: see :data:`LOCAL_OVERRIDES`.
     ``template``: the template (path, or the loaded dict, e.g. a modified copy); default
     template.yaml. The folders it names (``CodeUri``, ``ContentUri``) are relative to the
@@ -368,6 +422,7 @@ class _Deployment:
         self.created: dict[str, dict[str, Any]] = {}  # logical id -> {"Ref": ..., attribute: ...}
         self.properties: dict[str, dict[str, Any]] = {}  # logical id -> resolved Properties
         self.skipped: dict[str, SkippedResource] = {}
+        self.schedules: dict[str, dict[str, str]] = {}  # function logical id -> id, Ref (name), Arn, GroupName
         self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
         self.clients: dict[str, Any] = {}
         self.region = session.region_name
@@ -424,7 +479,10 @@ class _Deployment:
             for logical_id, resource in self.resources.items()
             if resource["Type"] == "AWS::Serverless::Function" and self._exists(logical_id)
         }
-        return self._stack(parameters, bus_name, bus_arn, functions, functions[worker_id], worker_queue_id)
+        for spec in functions.values():
+            self._create_schedules(spec)
+        outputs = self._outputs(parameters, functions)
+        return self._stack(parameters, bus_name, bus_arn, functions, functions[worker_id], worker_queue_id, outputs)
 
     # -- parameters and the resources outside the template --
 
@@ -457,22 +515,60 @@ class _Deployment:
             arn = self._call(f"event bus {name}", events.create_event_bus, Name=name)["EventBusArn"]
             self.cleanup(f"event bus {name}", lambda: events.delete_event_bus(Name=name))
             return arn
-        # What Auth0 does when the log stream is set up (in its own account, for ours) ...
-        self._call(
-            f"partner event source {name}", events.create_partner_event_source, Name=name, Account=self.account_id
-        )
-        self.cleanup(
-            f"partner event source {name}",
-            lambda: events.delete_partner_event_source(Name=name, Account=self.account_id),
-        )
-        # ... and what the customer does to associate the source with a bus.
-        arn = self._call(f"event bus {name}", events.create_event_bus, Name=name, EventSourceName=name)["EventBusArn"]
-        self.cleanup(f"event bus {name}", lambda: events.delete_event_bus(Name=name))
+        arn = self._existing_event_bus(name)
+        if arn is None:
+            arn = self._associate_partner_event_source(name)
         # moto gap: moto finds a bus by the last "/" segment of the name it is given (module doc).
+        # Whoever streams to the partner bus needs it too: the local Auth0 emulator's partner may
+        # have created it already, and then it is theirs to keep.
         routing = name.rsplit("/", 1)[1]
-        self._call(f"routing event bus {routing}", events.create_event_bus, Name=routing)
-        self.cleanup(f"event bus {routing}", lambda: events.delete_event_bus(Name=routing))
+        try:
+            events.create_event_bus(Name=routing)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                raise LocalStackError(f"creating routing event bus {routing} failed: {error}") from error
+        else:
+            self.cleanup(f"event bus {routing}", lambda: events.delete_event_bus(Name=routing))
         return arn
+
+    def _existing_event_bus(self, name: str) -> str | None:
+        """The ARN of the bus ``name`` if it exists already (``token-exchange-enabler setup``
+        associates the partner event source with a bus before the stack is deployed), else None."""
+        try:
+            return str(self.client("events").describe_event_bus(Name=name)["Arn"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise LocalStackError(f"reading event bus {name} failed: {error}") from error
+
+    def _associate_partner_event_source(self, name: str) -> str:
+        """What the customer does once Auth0 created the partner event source: a bus associated
+        with it. When the source does not exist yet, it is created first, as Auth0 creates it when
+        a log stream is set up (in its own account, for ours); a source that exists already (the
+        local Auth0 emulator's log stream made it) is left to its owner."""
+        events = self.client("events")
+        try:
+            arn = events.create_event_bus(Name=name, EventSourceName=name)["EventBusArn"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise LocalStackError(f"creating event bus {name} failed: {error}") from error
+            # No such event source. (moto's DescribeEventSource answers a missing source with a
+            # 500, retried; the refused association says the same at once.)
+            self._call(
+                f"partner event source {name}",
+                events.create_partner_event_source,
+                Name=name,
+                Account=self.account_id,
+            )
+            self.cleanup(
+                f"partner event source {name}",
+                lambda: events.delete_partner_event_source(Name=name, Account=self.account_id),
+            )
+            arn = self._call(f"event bus {name}", events.create_event_bus, Name=name, EventSourceName=name)[
+                "EventBusArn"
+            ]
+        self.cleanup(f"event bus {name}", lambda: events.delete_event_bus(Name=name))
+        return str(arn)
 
     def _create_credentials_secret(self, credentials: Mapping[str, str]) -> str:
         secrets = self.client("secretsmanager")
@@ -777,6 +873,111 @@ class _Deployment:
             enabled=_boolean(properties.get("Enabled", True)),
         )
 
+    # -- schedules (SAM's ScheduleV2 events) --
+
+    def _create_schedules(self, function: FunctionSpec) -> None:
+        """Each ScheduleV2 event of ``function`` as the AWS::Scheduler::Schedule SAM makes of it."""
+        logical_id = function.logical_id
+        events = self.resources[logical_id].get("Properties", {}).get("Events", {})
+        for event_name, event in events.items():
+            if event.get("Type") != _SCHEDULE_EVENT:
+                continue
+            where = f"Resources.{logical_id}.Properties.Events.{event_name}"
+            if logical_id in self.schedules:
+                raise UnsupportedTemplateError(
+                    f"{where}: a second {_SCHEDULE_EVENT} event of {logical_id}; LocalStack.schedule_names "
+                    "holds one per function; extend local/stack.py"
+                )
+            self.schedules[logical_id] = self._create_schedule(function, event_name, event, where)
+
+    def _create_schedule(
+        self, function: FunctionSpec, event_name: str, event: Mapping[str, Any], where: str
+    ) -> dict[str, str]:
+        """One schedule (SAM's logical id ``<Function><Event>``) targeting the function's would-be
+        ARN. Nothing invokes the function when it fires: moto stores schedules and never runs them."""
+        properties = self.resolver.resolve(event.get("Properties", {}), f"{where}.Properties")
+        _check_properties(where, f"{_SCHEDULE_EVENT} event", properties, _SCHEDULE_PROPERTIES)
+        schedule_id = f"{function.logical_id}{event_name}"
+        if properties.get("Name"):
+            name = properties["Name"]
+        elif _boolean(properties.get("OmitName", False)):
+            name = self._physical_name(schedule_id, 64)  # CloudFormation's generated name
+        else:
+            name = schedule_id  # SAM names the schedule after its logical id
+        group = properties.get("GroupName", "default")
+        # SAM generates the schedule's role (<Function><Event>Role) unless RoleArn is given.
+        role = properties.get("RoleArn") or (
+            f"arn:{self.partition}:iam::{self.account_id}:role/{self._physical_name(f'{schedule_id}Role', 64)}"
+        )
+        target: dict[str, Any] = {"Arn": function.arn, "RoleArn": role}
+        if "Input" in properties:
+            target["Input"] = properties["Input"]
+        if "RetryPolicy" in properties:
+            target["RetryPolicy"] = {key: int(scalar_text(item)) for key, item in properties["RetryPolicy"].items()}
+        request: dict[str, Any] = {
+            "Name": name,
+            "GroupName": group,
+            "ScheduleExpression": properties["ScheduleExpression"],
+            "State": properties.get("State", "ENABLED"),
+            "FlexibleTimeWindow": properties.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            "Target": target,
+        }
+        for key in ("Description", "ScheduleExpressionTimezone", "StartDate", "EndDate"):
+            if key in properties:
+                request[key] = properties[key]
+        scheduler = self.client("scheduler")
+        arn = self._call(f"schedule {name}", scheduler.create_schedule, **request)["ScheduleArn"]
+        self.cleanup(f"schedule {name}", lambda: scheduler.delete_schedule(Name=name, GroupName=group))
+        return {"id": schedule_id, "Ref": name, "Arn": arn, "GroupName": group}
+
+    # -- outputs --
+
+    def _outputs(self, parameters: dict[str, Any], functions: dict[str, FunctionSpec]) -> dict[str, str]:
+        """The template's Outputs evaluated locally; those naming what is not created are left out."""
+        schedules = {values["id"]: values for values in self.schedules.values()}
+        # The resolver answers for the template's resources only: the schedules SAM generates are
+        # declared for it here, as the transformed template declares them.
+        template = {
+            **self.template,
+            "Resources": {
+                **self.resources,
+                **{schedule_id: {"Type": "AWS::Scheduler::Schedule"} for schedule_id in schedules},
+            },
+        }
+
+        def value(logical_id: str, attribute: str | None) -> Any:
+            if logical_id in schedules:
+                key = attribute or "Ref"
+                if key not in ("Ref", "Arn"):
+                    raise UnsupportedTemplateError(f"Fn::GetAtt {logical_id}.{attribute} is not supported locally")
+                return schedules[logical_id][key]
+            if logical_id in functions:
+                if attribute not in (None, "Arn"):
+                    raise UnsupportedTemplateError(f"Fn::GetAtt {logical_id}.{attribute} is not supported locally")
+                return functions[logical_id].arn if attribute else functions[logical_id].name
+            if logical_id in self.skipped:
+                raise _NoLocalValue(logical_id)
+            return self._value(logical_id, attribute)
+
+        resolver = Resolver(
+            template,
+            parameters=parameters,
+            pseudo_parameters=self.resolver.pseudo_parameters,
+            resource_value=value,
+        )
+        outputs: dict[str, str] = {}
+        for key, output in self.template.get("Outputs", {}).items():
+            condition = output.get("Condition")
+            if condition is not None and not resolver.condition(condition):
+                continue
+            try:
+                resolved = resolver.resolve(output.get("Value"), f"Outputs.{key}.Value")
+            except _NoLocalValue:
+                continue
+            if resolved is not NO_VALUE:
+                outputs[key] = scalar_text(resolved)
+        return outputs
+
     # -- the result --
 
     def _stack(
@@ -787,6 +988,7 @@ class _Deployment:
         functions: dict[str, FunctionSpec],
         worker: FunctionSpec,
         queue_id: str,
+        outputs: dict[str, str],
     ) -> LocalStack:
         (event_source,) = worker.event_sources
         queue = self.created[queue_id]
@@ -825,6 +1027,8 @@ class _Deployment:
             token_cache_secret_arn=worker.environment[TOKEN_CACHE_VARIABLE],
             idempotency_table=worker.environment[IDEMPOTENCY_TABLE_VARIABLE],
             alarm_topic_arn=self.created[topics[0]]["TopicArn"],
+            schedule_names={logical_id: values["Ref"] for logical_id, values in self.schedules.items()},
+            schedule_groups={logical_id: values["GroupName"] for logical_id, values in self.schedules.items()},
             functions=functions,
             function=worker,
             event_source=event_source,
@@ -836,6 +1040,7 @@ class _Deployment:
             resources=copy.deepcopy(self.created),
             skipped=list(self.skipped.values()),
             overrides=dict(self.overrides),
+            _outputs=outputs,
             _session=self.session,
             _cleanups=self.cleanups,
         )

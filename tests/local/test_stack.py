@@ -398,3 +398,133 @@ def test_delete_removes_everything_and_the_stack_can_be_deployed_again(stack):
     again = deploy()
     again.put_auth0_event(sample("api-created"))
     assert len(drain(again.queue_url)) == 1
+
+
+# --- what exists before the deployment: the log stream's source and bus, setup's secret ------------
+
+
+def existing_secret() -> str:
+    """A credentials secret stored before the deployment, as ``token-exchange-enabler setup`` stores it."""
+    return boto3.client("secretsmanager").create_secret(
+        Name="setup/auth0-credentials", SecretString=json.dumps(CREDENTIALS)
+    )["ARN"]
+
+
+def event_source_state(name: str) -> str:
+    return boto3.client("events").describe_event_source(Name=name)["State"]
+
+
+def bus_names() -> set[str]:
+    return {bus["Name"] for bus in boto3.client("events").list_event_buses()["EventBuses"]}
+
+
+@pytest.mark.parametrize("routing_bus_exists", [False, True])
+def test_a_bus_associated_by_setup_is_used_and_kept(aws, routing_bus_exists):
+    events = boto3.client("events")
+    name = partner_event_bus_name(DOMAIN)
+    events.create_partner_event_source(Name=name, Account="123456789012")  # the log stream (Auth0)
+    arn = events.create_event_bus(Name=name, EventSourceName=name)["EventBusArn"]  # setup
+    if routing_bus_exists:  # the emulator's partner delivered a record already
+        events.create_event_bus(Name="auth0.logs")
+    secret = existing_secret()
+
+    stack = deploy_local_stack({"Auth0Domain": DOMAIN, "Auth0CredentialsSecretArn": secret})
+
+    assert (stack.event_bus_name, stack.event_bus_arn, stack.credentials_secret_arn) == (name, arn, secret)
+    assert stack.function.environment["AUTH0_CREDENTIALS_SECRET_ID"] == secret
+    stack.put_auth0_event(sample("api-created"))
+    assert len(drain(stack.queue_url)) == 1
+    stack.delete()
+    # What the deployment did not create stays: the source, the bus, the secret (and the routing bus
+    # when someone else made it).
+    assert event_source_state(name) == "ACTIVE"
+    assert bus_names() == {"default", name} | ({"auth0.logs"} if routing_bus_exists else set())
+    assert boto3.client("secretsmanager").describe_secret(SecretId=secret)["ARN"] == secret
+    assert not boto3.client("sqs").list_queues().get("QueueUrls")
+
+
+def test_a_source_created_by_the_log_stream_is_associated_and_kept(aws):
+    events = boto3.client("events")
+    name = partner_event_bus_name(DOMAIN)
+    events.create_partner_event_source(Name=name, Account="123456789012")  # the emulator's log stream
+
+    stack = deploy()
+
+    assert events.describe_event_bus(Name=name)["Arn"] == stack.event_bus_arn
+    stack.put_auth0_event(sample("api-created"))
+    assert len(drain(stack.queue_url)) == 1
+    stack.delete()
+    assert event_source_state(name) == "ACTIVE"  # the deployment did not create it: not deleted
+    assert nothing_created()  # its bus, the routing bus and the rest are gone
+
+
+def test_without_a_source_the_deployment_creates_and_deletes_it(stack):
+    assert event_source_state(stack.event_bus_name) == "ACTIVE"
+    stack.delete()
+    assert event_source_state(stack.event_bus_name) == "DELETED"  # moto only marks it
+
+
+# --- the sweep's schedule and the stack's outputs --------------------------------------------------
+
+
+def test_the_sweep_schedule_is_created_from_the_template(stack, template):
+    sweep = props(template, "ReconcileFunction")["Events"]["Sweep"]["Properties"]
+    name = stack.schedule_names["ReconcileFunction"]
+    assert set(stack.schedule_names) == {"ReconcileFunction"}
+    assert name == f"{stack.stack_name}-ReconcileFunctionSweep"  # OmitName: CloudFormation's generated name
+    schedule = boto3.client("scheduler").get_schedule(Name=name, GroupName=stack.schedule_groups["ReconcileFunction"])
+    parameters = template["Parameters"]
+    assert schedule["ScheduleExpression"] == parameters["ReconcileSchedule"]["Default"]
+    assert schedule["State"] == parameters["ReconcileScheduleState"]["Default"]
+    assert schedule["Description"] == sweep["Description"]
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["Target"]["Arn"] == stack.functions["ReconcileFunction"].arn
+    assert schedule["Target"]["RoleArn"].startswith("arn:aws:iam::123456789012:role/")
+
+
+def test_the_schedule_follows_the_parameters_and_goes_with_the_stack(aws):
+    stack = deploy(parameters={"ReconcileSchedule": "rate(2 hours)", "ReconcileScheduleState": "DISABLED"})
+    scheduler = boto3.client("scheduler")
+    schedule = scheduler.get_schedule(Name=stack.schedule_names["ReconcileFunction"])
+    assert (schedule["ScheduleExpression"], schedule["State"]) == ("rate(2 hours)", "DISABLED")
+    stack.delete()
+    assert scheduler.list_schedules()["Schedules"] == []
+
+
+def test_a_schedule_property_the_local_stack_cannot_follow_fails_loudly(aws, template):
+    changed = copy.deepcopy(template)
+    props(changed, "ReconcileFunction")["Events"]["Sweep"]["Properties"]["KmsKeyArn"] = "arn:aws:kms:x"
+    with pytest.raises(UnsupportedTemplateError, match="KmsKeyArn not supported"):
+        deploy(template=changed)
+    assert nothing_created()
+    assert boto3.client("scheduler").list_schedules()["Schedules"] == []
+
+
+def test_the_outputs_are_the_template_outputs_with_local_values(stack, template):
+    from token_exchange_enabler.cli import STACK_OUTPUTS
+
+    outputs = stack.outputs()
+    assert outputs == {
+        "ApiCreatedQueueUrl": stack.queue_url,
+        "ApiCreatedQueueArn": stack.queue_arn,
+        "DeadLetterQueueUrl": stack.dlq_url,
+        "DeadLetterQueueArn": stack.dlq_arn,
+        "DeliveryDeadLetterQueueUrl": stack.delivery_dlq_url,
+        "DeliveryDeadLetterQueueArn": stack.delivery_dlq_arn,
+        "EnableTokenExchangeFunctionName": stack.function.name,
+        "EnableTokenExchangeFunctionArn": stack.function.arn,
+        "ReplayFunctionName": stack.functions["ReplayFunction"].name,
+        "ReconcileFunctionName": stack.functions["ReconcileFunction"].name,
+        "TokenCacheSecretArn": stack.token_cache_secret_arn,
+        "IdempotencyTableName": stack.idempotency_table,
+        "ApiCreatedRuleArn": stack.rule_arn,
+        "ReconcileScheduleName": stack.schedule_names["ReconcileFunction"],
+        "AlarmTopicArn": stack.alarm_topic_arn,
+    }
+    # Left out: what has no local counterpart (log groups, the layer, the dashboard).
+    assert set(template["Outputs"]) - set(outputs) == {
+        "EnableTokenExchangeLogGroupName", "ReplayLogGroupName", "ReconcileLogGroupName", "TokenExchangeLayerArn",
+        "DashboardUrl",
+    }  # fmt: skip
+    # Every output the operator CLI reads from a deployed stack, but the dashboard's URL.
+    assert set(STACK_OUTPUTS) - set(outputs) == {"DashboardUrl"}
