@@ -31,10 +31,9 @@ from token_exchange_enabler.scopes import required_scopes
 
 from local.auth0_emulator import Auth0Emulator, Fault, RateLimit, eventbridge_envelope
 from local.aws import local_aws_environment
-from local.event_source import SqsEventSource
+from local.event_path import worker_concurrency, worker_event_source, worker_function
 from local.exchange_proof import exchange
 from local.lambda_runtime import LocalFunction
-from local.layer_view import lambda_sys_path
 from local.stack import deploy_local_stack
 
 DOMAIN = "acme.eu.auth0.com"
@@ -448,23 +447,20 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
             credentials={"client_id": WORKER_CLIENT[0], "client_secret": WORKER_CLIENT[1]},
             overrides={"VisibilityTimeout": args.visibility_timeout},
         )
-        spec, source = stack.function, stack.event_source
-        code_dir = args.function_dir or spec.code_dir
-        function_timeout = args.function_timeout or spec.timeout
+        function_timeout = args.function_timeout or stack.function.timeout
         if args.visibility_timeout < function_timeout:
             # Lambda refuses such an event source: a message would be delivered again while its
             # first invocation still runs, and could be deleted by the copy while the first fails.
             raise ValueError(f"visibility timeout {args.visibility_timeout} s is shorter than the function "
                              f"timeout {function_timeout} s")
-        concurrency = args.concurrency or source.maximum_concurrency or 2
-        function = LocalFunction(
-            name=spec.name, code_dir=code_dir, handler=args.handler or spec.handler,
-            environment={**spec.environment, **aws.env(), "AUTH0_BASE_URL": emulator.base_url,
-                         "POWERTOOLS_LOG_LEVEL": "INFO",
+        concurrency = worker_concurrency(stack, args.concurrency)
+        function = worker_function(
+            stack, aws=aws, auth0_base_url=emulator.base_url, work_dir=Path(work),
+            environment={"POWERTOOLS_LOG_LEVEL": "INFO",
                          "POWERTOOLS_METRICS_DISABLED": "false" if with_metrics else "true",
                          **args.extra_environment},
-            sys_path=[*lambda_sys_path(code_dir, Path(work)), *args.extra_sys_path],
-            timeout=function_timeout, memory_mb=spec.memory_mb, max_instances=concurrency,
+            code_dir=args.function_dir, handler=args.handler, timeout=function_timeout, max_instances=concurrency,
+            extra_sys_path=args.extra_sys_path,
             on_log=_tee(*[receiver for receiver in (ledger.on_log, args.on_log, keep_line if deliver else None)
                           if receiver is not None]),
         )
@@ -475,9 +471,8 @@ def run_pipeline(args: PipelineOptions, progress: Callable[[str], None] = lambda
         if args.setup is not None:
             args.setup(emulator, stack)
 
-        mapping = SqsEventSource(queue_url=stack.queue_url, invoke=function.invoke, batch_size=source.batch_size,
-                                 batching_window=min(source.batching_window_seconds, args.batching_window),
-                                 maximum_concurrency=concurrency)
+        mapping = worker_event_source(stack, function, batching_window=args.batching_window,
+                                      maximum_concurrency=concurrency)
         mapping.start()
         creator = Creator(emulator)
         neighbour = None
