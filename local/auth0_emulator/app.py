@@ -5,6 +5,16 @@ authentication (``Authorization: Bearer``), the route's scope, query-string vali
 parsing and validation, the tenant operation, and — for a successful write — the ``sapi`` log
 record. Every step answers the way Auth0 does when it fails.
 
+Every log record (:meth:`EmulatorApp.emit`) goes to ``on_log_event`` and then to each ``active`` log
+stream whose filters match its category; an EventBridge stream hands it, wrapped in the partner
+source's envelope, to the :class:`~local.auth0_emulator.partner.PartnerEventBridge` in
+``event_bridge``. A delivery that fails is logged and counted, never raised.
+
+``/oauth/token`` (client credentials) authenticates the credentials registered with
+``add_m2m_client`` first, exactly as before; any other ``client_id`` must be a client of the tenant
+whose ``grant_types`` include ``client_credentials``, and gets for an API the scopes of its client
+grant to that API.
+
 Routes are matched on the raw, still percent-encoded path: ``{id}`` matches one segment without
 ``/``, which is then percent-decoded once. An id can therefore never reach another route, whatever
 it contains (``..``, ``%2F``, ``?``...).
@@ -27,7 +37,15 @@ from urllib.parse import parse_qs, unquote
 from . import errors, exchange, schemas
 from .errors import ApiError, oauth_error
 from .faults import Fault, FaultInjector
-from .logstream import Actor, build_obo_record, build_sapi_record, decode_auth0_client
+from .logstream import (
+    Actor,
+    build_obo_record,
+    build_sapi_record,
+    decode_auth0_client,
+    eventbridge_envelope,
+    log_category,
+)
+from .partner import PartnerEventBridge
 from .ratelimit import Decision, TokenBucket
 from .state import Tenant
 from .tokens import TokenInfo, TokenIssuer, parse_bearer
@@ -150,6 +168,11 @@ ROUTES: tuple[Route, ...] = (
         "delete_client_grant",
         "Delete client grant",
     ),
+    Route("GET", "/api/v2/log-streams", "read:log_streams", "list_log_streams"),
+    Route("POST", "/api/v2/log-streams", "create:log_streams", "create_log_stream", "Create a log stream"),
+    Route("GET", "/api/v2/log-streams/{id}", "read:log_streams", "get_log_stream"),
+    Route("PATCH", "/api/v2/log-streams/{id}", "update:log_streams", "update_log_stream", "Update a log stream"),
+    Route("DELETE", "/api/v2/log-streams/{id}", "delete:log_streams", "delete_log_stream", "Delete a log stream"),
 )
 _COMPILED = tuple((route, route.pattern) for route in ROUTES)
 _SECRET_READ_SCOPES = {"read:client_keys", "read:client_credentials"}
@@ -245,6 +268,7 @@ class EmulatorApp:
         self.token_bucket = token_bucket
         self.faults = faults
         self.on_log_event: LogCallback | None = None
+        self.event_bridge: PartnerEventBridge | None = None
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter()
         self._token_requests = 0
@@ -252,6 +276,7 @@ class EmulatorApp:
         self._management_calls = 0
         self._rate_limited = 0
         self._log_events: list[dict[str, Any]] = []
+        self._stream_stats: dict[str, Counter[str]] = {}
 
     # -- statistics --------------------------------------------------------------------------------
 
@@ -278,6 +303,20 @@ class EmulatorApp:
             self._counters.clear()
             self._token_requests = self._tokens_issued = self._management_calls = self._rate_limited = 0
             self._log_events.clear()
+            self._stream_stats.clear()
+
+    def log_stream_stats(self) -> dict[str, dict[str, int]]:
+        """``{stream id: {"delivered": n, "undelivered": m}}`` for every stream that exists or was counted."""
+        with self._lock:
+            counted = {sid: dict(c) for sid, c in self._stream_stats.items()}
+        stats = {s["id"]: {"delivered": 0, "undelivered": 0} for s in self.tenant.list_log_streams()}
+        for stream_id, counts in counted.items():
+            stats[stream_id] = {"delivered": counts.get("delivered", 0), "undelivered": counts.get("undelivered", 0)}
+        return stats
+
+    def _count_delivery(self, stream_id: str, delivered: bool) -> None:
+        with self._lock:
+            self._stream_stats.setdefault(stream_id, Counter())["delivered" if delivered else "undelivered"] += 1
 
     def _count_429(self) -> None:
         with self._lock:
@@ -286,16 +325,43 @@ class EmulatorApp:
     # -- log stream --------------------------------------------------------------------------------
 
     def emit(self, record: dict[str, Any]) -> None:
-        """Keep a record and hand it to ``on_log_event``; a failing callback is logged, never raised."""
+        """Keep a record, hand it to ``on_log_event``, then stream it; failures are logged, never raised."""
         with self._lock:
             self._log_events.append(record)
         callback = self.on_log_event
-        if callback is None:
-            return
+        if callback is not None:
+            try:
+                callback(record)
+            except Exception:  # noqa: BLE001 - a test's callback must never break the emulated API
+                logger.exception("on_log_event callback failed for log %s", record.get("log_id"))
+        self._stream(record)
+
+    def _stream(self, record: dict[str, Any]) -> None:
+        """Deliver a record through every active log stream whose filters match it."""
+        category = log_category(record)
+        for stream, source_uuid in self.tenant.active_log_streams():
+            filters = stream.get("filters") or []
+            if filters and not any(f.get("name") == category for f in filters if isinstance(f, dict)):
+                continue
+            self._count_delivery(stream["id"], self._deliver(stream, source_uuid, record))
+
+    def _deliver(self, stream: dict[str, Any], source_uuid: str, record: dict[str, Any]) -> bool:
+        partner = self.event_bridge
+        if partner is None or stream.get("type") != "eventbridge":
+            return False
+        sink = stream["sink"]
+        event = eventbridge_envelope(
+            record,
+            self.tenant.domain,
+            tenant_uuid=source_uuid,
+            region=sink["awsRegion"],
+            account=sink["awsAccountId"],
+        )
         try:
-            callback(record)
-        except Exception:  # noqa: BLE001 - a test's callback must never break the emulated API
-            logger.exception("on_log_event callback failed for log %s", record.get("log_id"))
+            return bool(partner.deliver(sink["awsPartnerEventSource"], sink["awsAccountId"], sink["awsRegion"], event))
+        except Exception:  # noqa: BLE001 - a failed delivery must never break the emulated API
+            logger.exception("log stream %s: delivery of log %s failed", stream["id"], record.get("log_id"))
+            return False
 
     # -- entry point -------------------------------------------------------------------------------
 
@@ -436,7 +502,9 @@ class EmulatorApp:
                 400, oauth_error("invalid_request", "Missing required parameter: client_id"), headers
             )
         client = self.tenant.m2m_client(str(params["client_id"]))
-        if client is None or params.get("client_secret") != client.client_secret:
+        if client is None:
+            return self._tenant_client_credentials(params, headers)
+        if params.get("client_secret") != client.client_secret:
             return _json_response(401, oauth_error("access_denied", "Unauthorized"), headers)
         audience = params.get("audience")
         if not audience:
@@ -469,17 +537,85 @@ class EmulatorApp:
                 )
             scopes = requested
         token, _ = self.issuer.issue(client, scopes)
+        return self._token_response(token, self.issuer.lifetime, scopes, headers)
+
+    def _token_response(
+        self, token: str, lifetime: float, scopes: tuple[str, ...], headers: dict[str, str]
+    ) -> HttpResponse:
         with self._lock:
             self._tokens_issued += 1
         body = {
             "access_token": token,
-            "expires_in": int(self.issuer.lifetime)
-            if float(self.issuer.lifetime).is_integer()
-            else self.issuer.lifetime,
+            "expires_in": int(lifetime) if float(lifetime).is_integer() else lifetime,
             "scope": " ".join(scopes),
             "token_type": "Bearer",
         }
         return _json_response(200, body, headers)
+
+    def _tenant_client_credentials(self, params: dict[str, Any], headers: dict[str, str]) -> HttpResponse:
+        """Client credentials for a client of the tenant (not registered with ``add_m2m_client``).
+
+        Its current ``client_secret`` (a rotated one at once); ``client_credentials`` among its
+        ``grant_types``; a client grant to the API (``subject_type`` absent or ``client``), whose
+        ``scope`` (or every scope of the API with ``allow_all_scopes``) the token carries.
+        """
+        client_id = str(params["client_id"])
+        client = self.tenant.find_client(client_id)
+        secret = client.get("client_secret") if client is not None else None
+        if client is None or not secret or params.get("client_secret") != secret:
+            return _json_response(401, oauth_error("access_denied", "Unauthorized"), headers)
+        if "client_credentials" not in (client.get("grant_types") or []):
+            return _json_response(
+                403,
+                oauth_error("unauthorized_client", "Grant type 'client_credentials' not allowed for the client."),
+                headers,
+            )
+        audience = params.get("audience")
+        if not audience:
+            return _json_response(
+                403,
+                oauth_error(
+                    "access_denied",
+                    "No audience parameter was provided, and no default audience has been configured",
+                ),
+                headers,
+            )
+        api = self.tenant.resource_server_by_identifier(str(audience))
+        if api is None:
+            return _json_response(
+                403, oauth_error("access_denied", f"Service not enabled within domain: {audience}"), headers
+            )
+        grant = self.tenant.client_credentials_grant(client_id, str(audience))
+        if grant is None:
+            description = (
+                f'Client is not authorized to access "{audience}". You need to create a "client-grant" '
+                "associated to this API."
+            )
+            return _json_response(403, oauth_error("access_denied", description), headers)
+        if grant.get("allow_all_scopes") is True:
+            granted = tuple(s["value"] for s in api.get("scopes", []) if isinstance(s, dict) and "value" in s)
+        else:
+            granted = tuple(grant.get("scope") or ())
+        scopes = granted
+        if params.get("scope"):
+            requested = tuple(str(params["scope"]).split())
+            missing = [s for s in requested if s not in granted]
+            if missing:
+                return _json_response(
+                    403,
+                    oauth_error("access_denied", f"Client has not been granted scopes: {', '.join(missing)}"),
+                    headers,
+                )
+            scopes = requested
+        # A Management API token lives as long as the M2M credentials' ones; another API's, its token_lifetime.
+        if audience == self.issuer.audience:
+            lifetime = self.issuer.lifetime
+        else:
+            lifetime = float(api.get("token_lifetime") or 86400)
+        token, _ = self.issuer.issue_client_token(
+            client_id=client_id, audience=str(audience), scopes=scopes, lifetime=lifetime
+        )
+        return self._token_response(token, lifetime, scopes, headers)
 
     def _token_exchange(self, request: HttpRequest, params: dict[str, Any], headers: dict[str, str]) -> HttpResponse:
         """``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``: On-Behalf-Of only."""
@@ -690,3 +826,34 @@ class EmulatorApp:
     def _op_delete_client_grant(self, call: Call) -> Result:
         self.tenant.delete_client_grant(call.entity_id or "")
         return Result(204)
+
+    def _op_list_log_streams(self, call: Call) -> Result:
+        return Result(200, self.tenant.list_log_streams())
+
+    def _op_get_log_stream(self, call: Call) -> Result:
+        return Result(200, self.tenant.get_log_stream(call.entity_id or ""))
+
+    def _op_create_log_stream(self, call: Call) -> Result:
+        """200, as the spec and a streamed ``sapi`` record of a real create show (not 201)."""
+        stream = self.tenant.create_log_stream(call.body)
+        self._partner_call("create_source", stream)
+        return Result(200, stream)
+
+    def _op_update_log_stream(self, call: Call) -> Result:
+        return Result(200, self.tenant.update_log_stream(call.entity_id or "", call.body))
+
+    def _op_delete_log_stream(self, call: Call) -> Result:
+        stream = self.tenant.delete_log_stream(call.entity_id or "")
+        self._partner_call("delete_source", stream)
+        return Result(204)
+
+    def _partner_call(self, operation: str, stream: dict[str, Any]) -> None:
+        """``create_source``/``delete_source`` of an EventBridge stream's source; a failure is logged only."""
+        partner = self.event_bridge
+        if partner is None or stream.get("type") != "eventbridge":
+            return
+        sink = stream["sink"]
+        try:
+            getattr(partner, operation)(sink["awsPartnerEventSource"], sink["awsAccountId"], sink["awsRegion"])
+        except Exception:  # noqa: BLE001 - the stream exists (or is gone) whatever the AWS side answered
+            logger.exception("log stream %s: %s of its partner event source failed", stream["id"], operation)

@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .app import EmulatorApp, LogCallback
+from .errors import ApiError
 from .faults import Fault, FaultInjector
 from .limits import EntityLimits, limits_for
 from .logstream import build_sapi_record, dashboard_actor, eventbridge_envelope
+from .partner import PartnerEventBridge
 from .ratelimit import RateLimit, TokenBucket
 from .server import ServerThread
 from .state import MANAGEMENT_SCOPES, Tenant, new_object_id, random_string
@@ -38,6 +40,10 @@ class Auth0Emulator:
         plan: ``"free"``, ``"essentials"``, ``"professional"`` or ``"enterprise"``: Auth0's published
             entity limits of that plan (applications, APIs, client grants; see
             :mod:`~local.auth0_emulator.limits`); ``None`` (the default): no limit.
+        event_bridge: the AWS side of EventBridge log streams
+            (:class:`~local.auth0_emulator.partner.PartnerEventBridge`, e.g.
+            :class:`~local.auth0_emulator.partner.LocalEventBridgePartner`); ``None``: streams exist but
+            deliver nothing. Can be set later (:attr:`event_bridge`).
         host, port: where to listen (port 0: a free port).
     """
 
@@ -51,6 +57,7 @@ class Auth0Emulator:
         *,
         token_rate_limit: RateLimit | None = DEFAULT_TOKEN_RATE_LIMIT,
         plan: str | None = None,
+        event_bridge: PartnerEventBridge | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -68,6 +75,7 @@ class Auth0Emulator:
             token_bucket=TokenBucket(token_rate_limit),
             faults=FaultInjector(),
         )
+        self._app.event_bridge = event_bridge
         self._server: ServerThread | None = None
         self._base_url: str | None = None
         # The "Dashboard" that seeded objects are attributed to in their log records.
@@ -331,6 +339,50 @@ class Auth0Emulator:
     def on_log_event(self, callback: LogCallback | None) -> None:
         self._app.on_log_event = callback
 
+    # -- log streams (/api/v2/log-streams) ------------------------------------------------------------
+
+    @property
+    def event_bridge(self) -> PartnerEventBridge | None:
+        """The AWS side of EventBridge log streams; assigning it takes effect at once.
+
+        With one set, creating an ``eventbridge`` stream creates its partner event source, deleting
+        the stream deletes the source, and each record an active, matching stream carries is handed
+        to :meth:`~local.auth0_emulator.partner.PartnerEventBridge.deliver`. ``None``: nothing is
+        delivered (each such record counts as undelivered in :attr:`log_stream_stats`).
+        """
+        return self._app.event_bridge
+
+    @event_bridge.setter
+    def event_bridge(self, partner: PartnerEventBridge | None) -> None:
+        self._app.event_bridge = partner
+
+    @property
+    def log_streams(self) -> list[dict[str, Any]]:
+        """A snapshot of every log stream, as ``GET /api/v2/log-streams`` answers."""
+        return self._tenant.list_log_streams()
+
+    def set_log_stream_status(self, stream_id: str, status: str) -> dict[str, Any]:
+        """Set a stream's ``status`` (``active``, ``paused`` or ``suspended``) as Auth0 itself would,
+        e.g. suspending a failing stream: no HTTP, no ``sapi`` record. Returns the stream.
+
+        Raises ``KeyError`` for an unknown stream and ``ValueError`` for another status.
+        """
+        try:
+            return self._tenant.set_log_stream_status(stream_id, status)
+        except ApiError as exc:
+            raise KeyError(f"unknown log stream {stream_id!r}") from exc
+
+    @property
+    def log_stream_stats(self) -> dict[str, dict[str, int]]:
+        """``{stream id: {"delivered": n, "undelivered": m}}`` since the start or the last :meth:`reset`.
+
+        A record counts for a stream only if the stream was ``active`` and its filters matched it;
+        it is undelivered when no partner is set (:attr:`event_bridge`), when the stream's event
+        source has no associated bus, or when the put failed. Every existing stream is listed;
+        deleted ones only if they counted something.
+        """
+        return self._app.log_stream_stats()
+
     # -- faults and limits -------------------------------------------------------------------------
 
     def inject(self, fault: Fault) -> Fault:
@@ -392,7 +444,10 @@ class Auth0Emulator:
         return self._app.stats()["rate_limited"]
 
     def reset(self) -> None:
-        """Forget objects, users, counters, records and faults; keep the server, M2M clients, system API, plan.
+        """Forget objects (log streams included), users, counters, records and faults; keep the server,
+        M2M clients, system API, plan and :attr:`event_bridge`. Nothing is done on the AWS side: the
+        event sources of forgotten streams stay; the next EventBridge stream again gets the tenant's
+        stable source name.
 
         Tokens already issued stay valid (Auth0 tokens cannot be revoked); buckets are refilled.
         """

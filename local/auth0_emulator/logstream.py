@@ -14,6 +14,12 @@ partner source puts under ``detail`` (see :func:`eventbridge_envelope`). Two fam
   new token's ``act`` chain), ``scope`` and ``details.access_token_jti`` on success; on failure the
   ``description`` is the error's description. No real record of either type is public: the fields
   are those the schemas declare, the values the emulator's.
+
+Each record also has a log-stream *filter category* (:func:`log_category`), the name a stream's
+``filters`` select it by: ``sapi`` is ``management.success`` (Auth0's "Management API - Success"
+filter lists the ``sapi`` event code), the On-Behalf-Of records are ``auth.token_exchange.success``
+/ ``auth.token_exchange.fail`` (the emulator's choice: Auth0's filter page lists no event code for
+them, and these are its token-exchange filters), anything else ``other``.
 """
 
 from __future__ import annotations
@@ -238,6 +244,53 @@ def build_obo_record(
     return {"log_id": log_id, "data": data}
 
 
+#: The filter categories a log stream's ``filters`` may name: the official spec's
+#: ``LogStreamFilterGroupNameEnum`` plus ``auth.ancillary.fail``/``auth.ancillary.success``, which
+#: Auth0's SDKs (auth0.net ``LogStreamFilterName``, node-auth0) list and the spec no longer does.
+LOG_STREAM_CATEGORIES: tuple[str, ...] = (
+    "auth.ancillary.fail",
+    "auth.ancillary.success",
+    "auth.login.fail",
+    "auth.login.notification",
+    "auth.login.success",
+    "auth.logout.fail",
+    "auth.logout.success",
+    "auth.signup.fail",
+    "auth.signup.success",
+    "auth.silent_auth.fail",
+    "auth.silent_auth.success",
+    "auth.token_exchange.fail",
+    "auth.token_exchange.success",
+    "management.fail",
+    "management.success",
+    "scim.event",
+    "system.notification",
+    "user.fail",
+    "user.notification",
+    "user.success",
+    "actions",
+    "other",
+)
+
+_CATEGORY_OF_TYPE = {
+    "sapi": "management.success",
+    "success_on_behalf_of_token_exchange": "auth.token_exchange.success",
+    "failed_on_behalf_of_token_exchange": "auth.token_exchange.fail",
+}
+
+
+def log_category(record: dict[str, Any]) -> str:
+    """The filter category of a ``{"log_id", "data"}`` record (see the module docstring)."""
+    data = record.get("data")
+    log_type = data.get("type") if isinstance(data, dict) else None
+    return _CATEGORY_OF_TYPE.get(log_type, "other") if isinstance(log_type, str) else "other"
+
+
+def partner_event_source_name(domain: str, tenant_uuid: str) -> str:
+    """``aws.partner/auth0.com/<tenant>-<uuid>/auth0.logs``: an EventBridge log stream's event source."""
+    return f"aws.partner/auth0.com/{tenant_name(domain)}-{tenant_uuid}/auth0.logs"
+
+
 def default_tenant_uuid(domain: str) -> str:
     """A stable UUID for a tenant's partner event source (the same domain always gets the same one)."""
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, domain))
@@ -263,7 +316,7 @@ def eventbridge_envelope(
         "version": "0",
         "id": event_id or str(uuid.uuid4()),
         "detail-type": "Auth0 log",
-        "source": f"aws.partner/auth0.com/{tenant_name(domain)}-{source_uuid}/auth0.logs",
+        "source": partner_event_source_name(domain, source_uuid),
         "account": account,
         "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,

@@ -1,7 +1,8 @@
 """Request validation against Auth0's official Management API OpenAPI schemas.
 
-The schemas come from ``data/management-api-oas-excerpt.json``, an unmodified extract of the
-official spec (see its ``_source``). Bodies are validated with JSON Schema Draft 2020-12 (the
+The schemas come from ``data/management-api-oas-excerpt.json`` and, for log streams,
+``data/management-api-oas-excerpt-log-streams.json``: unmodified extracts of the official spec (see
+their ``_source``). Bodies are validated with JSON Schema Draft 2020-12 (the
 dialect of OpenAPI 3.1); failures are turned into Auth0's messages, which come from a z-schema
 style validator::
 
@@ -16,9 +17,20 @@ Deliberate gaps, all permissive:
   derives it from ``UpdateResourceServerRequestContent`` plus ``identifier`` (required) and
   ``token_lifetime_for_web`` (accepted by the real API, see the POST recording in the samples).
 
-One deliberate addition, stricter than the schema: ``ClientMetadata`` declares only
-``maxProperties: 10`` and ``additionalProperties: true``, but its description says values are strings
-of at most 255 characters and names at most 255 characters; :data:`SCHEMA_REFINEMENTS` enforces that.
+Deliberate additions (:data:`SCHEMA_REFINEMENTS`):
+
+- ``ClientMetadata`` declares only ``maxProperties: 10`` and ``additionalProperties: true``, but its
+  description says values are strings of at most 255 characters and names at most 255 characters;
+  that is enforced.
+- ``LogStreamFilter`` declares ``type`` and ``name`` but requires neither and allows anything else;
+  the emulator requires both and nothing else (a filter is ``{"type": "category", "name": ...}``).
+- ``LogStreamFilterGroupNameEnum`` also accepts ``auth.ancillary.fail`` and
+  ``auth.ancillary.success``, which Auth0's SDKs list (see
+  :data:`~local.auth0_emulator.logstream.LOG_STREAM_CATEGORIES`).
+
+A log stream's create body is validated against the body schema of its ``type``
+(``CreateLogStreamEventBridgeRequestBody``...), for precise messages; a body without a known
+``type`` against the spec's ``oneOf`` of them all (:func:`create_log_stream_key`).
 """
 
 from __future__ import annotations
@@ -35,8 +47,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .errors import ApiError, bad_request
+from .logstream import LOG_STREAM_CATEGORIES
 
 OAS_EXCERPT_PATH = Path(__file__).with_name("data") / "management-api-oas-excerpt.json"
+LOG_STREAMS_EXCERPT_PATH = Path(__file__).with_name("data") / "management-api-oas-excerpt-log-streams.json"
 _REF_PREFIX = "#/components/schemas/"
 
 #: The 2019 beta shape of ``token_exchange`` on a resource server, accepted only in legacy mode.
@@ -63,6 +77,20 @@ SCHEMA_REFINEMENTS: dict[str, dict[str, Any]] = {
         "additionalProperties": {"type": "string", "maxLength": 255},
         "propertyNames": {"maxLength": 255},
     },
+    "LogStreamFilter": {"additionalProperties": False, "required": ["type", "name"]},
+    "LogStreamFilterGroupNameEnum": {"enum": list(LOG_STREAM_CATEGORIES)},
+}
+
+#: The body schema of each log stream ``type`` the spec knows (only ``eventbridge`` is emulated).
+LOG_STREAM_BODY_SCHEMAS = {
+    "http": "CreateLogStreamHttpRequestBody",
+    "eventbridge": "CreateLogStreamEventBridgeRequestBody",
+    "eventgrid": "CreateLogStreamEventGridRequestBody",
+    "datadog": "CreateLogStreamDatadogRequestBody",
+    "splunk": "CreateLogStreamSplunkRequestBody",
+    "sumo": "CreateLogStreamSumoRequestBody",
+    "segment": "CreateLogStreamSegmentRequestBody",
+    "mixpanel": "CreateLogStreamMixpanelRequestBody",
 }
 
 #: The fields Auth0 lets a caller change on a system API (such as the Auth0 Management API).
@@ -76,6 +104,23 @@ SYSTEM_RESOURCE_SERVER_PATCHABLE = (
 @cache
 def _excerpt() -> dict[str, Any]:
     return json.loads(OAS_EXCERPT_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _log_streams_excerpt() -> dict[str, Any]:
+    return json.loads(LOG_STREAMS_EXCERPT_PATH.read_text(encoding="utf-8"))
+
+
+def _excerpts() -> tuple[dict[str, Any], ...]:
+    return (_excerpt(), _log_streams_excerpt())
+
+
+@cache
+def _official_schemas() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for excerpt in _excerpts():
+        merged.update(excerpt["schemas"])
+    return merged
 
 
 def _refs(node: Any) -> Iterable[str]:
@@ -92,8 +137,8 @@ def _refs(node: Any) -> Iterable[str]:
 
 @cache
 def components() -> dict[str, Any]:
-    """Every schema of the excerpt, with a permissive ``{}`` for each one it references but lacks."""
-    schemas = copy.deepcopy(_excerpt()["schemas"])
+    """Every schema of the excerpts, with a permissive ``{}`` for each one they reference but lack."""
+    schemas = copy.deepcopy(_official_schemas())
     for name in sorted(set(_refs(schemas)) - set(schemas)):
         schemas[name] = {"description": f"{name} (not in the spec excerpt: accepted as is)"}
     for name, refinement in SCHEMA_REFINEMENTS.items():
@@ -103,8 +148,8 @@ def components() -> dict[str, Any]:
 
 @cache
 def missing_schemas() -> tuple[str, ...]:
-    """Names referenced by the excerpt but not included in it (validated permissively)."""
-    return tuple(sorted(set(_refs(_excerpt()["schemas"])) - set(_excerpt()["schemas"])))
+    """Names referenced by the excerpts but not included in them (validated permissively)."""
+    return tuple(sorted(set(_refs(_official_schemas())) - set(_official_schemas())))
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -156,10 +201,23 @@ def _validator(key: str) -> Draft202012Validator:
         "update_resource_server": update_resource_server_schema,
         "update_resource_server_legacy": lambda: update_resource_server_schema(legacy_token_exchange=True),
         "update_system_resource_server": lambda: update_resource_server_schema(system=True),
+        "create_log_stream": lambda: schema("CreateLogStreamRequestContent"),
+        "update_log_stream": lambda: schema("UpdateLogStreamRequestContent"),
     }
-    root = builders[key]()
+    if key.startswith("create_log_stream_"):  # one log stream type's body (create_log_stream_key)
+        root = schema(LOG_STREAM_BODY_SCHEMAS[key.removeprefix("create_log_stream_")])
+    else:
+        root = builders[key]()
     root["components"] = {"schemas": components()}
     return Draft202012Validator(root)
+
+
+def create_log_stream_key(body: Any) -> str:
+    """The :func:`validate_body` key of a log stream create body: its ``type``'s, if the spec knows it."""
+    stream_type = body.get("type") if isinstance(body, dict) else None
+    if isinstance(stream_type, str) and stream_type in LOG_STREAM_BODY_SCHEMAS:
+        return f"create_log_stream_{stream_type}"
+    return "create_log_stream"
 
 
 def validate_body(key: str, body: Any) -> None:
@@ -289,7 +347,10 @@ def _resolve(param_schema: Mapping[str, Any]) -> dict[str, Any]:
 def query_parameters(route: str) -> dict[str, dict[str, Any]]:
     """The query parameters the spec declares for ``"METHOD /api/v2/template"`` (name -> schema)."""
     params = {}
-    for param in _excerpt()["query_parameters"].get(route, []):
+    declared: list[dict[str, Any]] = []
+    for excerpt in _excerpts():
+        declared.extend(excerpt["query_parameters"].get(route, []))
+    for param in declared:
         resolved = _resolve(param.get("schema", {}))
         if description := param.get("description"):
             resolved["description"] = re.sub(r"<[^>]+>", "", description)

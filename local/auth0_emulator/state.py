@@ -1,4 +1,5 @@
-"""The emulated tenant's data: resource servers (APIs), clients (applications), client grants and users.
+"""The emulated tenant's data: resource servers (APIs), clients (applications), client grants, log
+streams and users.
 
 Every operation validates its input the way Auth0 does (OpenAPI schema first, then the semantic
 rules below), runs under one re-entrant lock, and returns deep copies, so callers can never change
@@ -44,8 +45,28 @@ Semantics worth knowing (where the spec is silent the emulator makes a documente
   not exist is 204, as two recordings show.
 - Plan entity limits (:mod:`~local.auth0_emulator.limits`): a create beyond the plan's limit is 403
   ``too_many_entities``; unlimited unless a plan is set.
+- A new client without ``grant_types`` gets ``authorization_code``, ``implicit``, ``refresh_token`` and
+  ``client_credentials`` (a Custom API client: none), what Auth0 gives a confidential application —
+  a Regular Web or Machine-to-Machine one (``non_interactive``) — according to
+  https://auth0.com/docs/get-started/applications/application-grant-types. So a ``non_interactive``
+  client created without ``grant_types`` can use the client credentials grant at once.
 - Users exist only to be the subject of access tokens: an id and, per API audience, the permissions
   Role-Based Access Control would give them. They are not served by any route.
+- Log streams (``/api/v2/log-streams``): only ``type: "eventbridge"`` is emulated; a create body of
+  another type the spec knows is validated against that type's schema and then refused with 400
+  ``operation_not_supported`` (the emulator's choice). An EventBridge stream is answered as the spec's
+  samples show it: ``id`` (``lst_`` and 16 digits), ``name`` (if given), ``type``, ``status``
+  (``active`` at first), ``sink`` (``awsAccountId``, ``awsRegion`` and the generated
+  ``awsPartnerEventSource``, ``aws.partner/auth0.com/<tenant>-<uuid>/auth0.logs``; a source given in
+  the body is ignored), then ``filters``, ``isPriority`` and ``pii_config`` when given. ``startFrom``
+  is accepted and ignored. The first EventBridge stream since the tenant was created (or
+  :meth:`Tenant.reset`) gets the tenant's stable UUID (:func:`~local.auth0_emulator.logstream.default_tenant_uuid`,
+  so its source is the partner bus name ``local/stack.py`` uses), later ones a random one. PATCH
+  replaces ``name``, ``status``, ``filters``, ``isPriority`` and ``pii_config``; a ``sink`` for an
+  EventBridge stream is 400 ``operation_not_supported`` (the spec: "updating the sink is not
+  permitted"). An unknown id is 404 ``inexistent_log_stream`` "The log stream does not exist." (the
+  spec's message; the error code is the emulator's choice). The spec's limit on the number of
+  streams (409) is not emulated.
 """
 
 from __future__ import annotations
@@ -56,12 +77,14 @@ import secrets
 import string
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import known, limits, schemas
 from .errors import ApiError, bad_request
 from .limits import UNLIMITED, EntityLimits
+from .logstream import default_tenant_uuid, partner_event_source_name
 from .tokens import M2MClient
 
 ALPHANUMERIC = string.ascii_letters + string.digits
@@ -83,7 +106,21 @@ MANAGEMENT_SCOPES: tuple[str, ...] = (
     "create:client_grants",
     "update:client_grants",
     "delete:client_grants",
+    "read:log_streams",
+    "create:log_streams",
+    "update:log_streams",
+    "delete:log_streams",
 )
+
+#: The statuses of a log stream (the spec's ``LogStreamStatusEnum``).
+LOG_STREAM_STATUSES: tuple[str, ...] = ("active", "paused", "suspended")
+#: The log stream types the emulator implements.
+EMULATED_LOG_STREAM_TYPES: tuple[str, ...] = ("eventbridge",)
+#: What a PATCH may change on a log stream (``sink`` aside, refused for EventBridge streams).
+_LOG_STREAM_UPDATABLE = ("name", "status", "filters", "isPriority", "pii_config")
+_LOG_STREAM_FIELD_ORDER = ("id", "name", "type", "status", "sink", "filters", "isPriority", "pii_config")
+# Log stream ids, process-wide so two emulators never hand out the same one.
+_log_stream_numbers = itertools.count(12345)
 
 DEFAULT_GRANT_TYPES = ["authorization_code", "implicit", "refresh_token", "client_credentials"]
 DEFAULT_REFRESH_TOKEN = {
@@ -127,6 +164,11 @@ def inexistent_client_grant(message: str = "The client grant does not exist.") -
     return ApiError(404, message, "inexistent_client_grant")
 
 
+def inexistent_log_stream() -> ApiError:
+    """404 for an unknown log stream id (the spec's message; the error code is the emulator's)."""
+    return ApiError(404, "The log stream does not exist.", "inexistent_log_stream")
+
+
 #: 400 for a grant that would both allow every scope and list some (the emulator's wording).
 ALLOW_ALL_SCOPES_WITH_SCOPE = (
     "Payload validation error: 'scope must be empty or absent when allow_all_scopes is true'."
@@ -152,6 +194,9 @@ class Tenant:
         self._grants: dict[str, dict[str, Any]] = {}
         self._m2m: dict[str, M2MClient] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._log_streams: dict[str, dict[str, Any]] = {}
+        self._log_stream_uuids: dict[str, str] = {}  # stream id -> the UUID in its event source name
+        self._default_source_taken = False
         system = self.create_resource_server(
             {
                 "name": "Auth0 Management API",
@@ -177,6 +222,9 @@ class Tenant:
             self._clients.clear()
             self._grants.clear()
             self._users.clear()
+            self._log_streams.clear()
+            self._log_stream_uuids.clear()
+            self._default_source_taken = False
             self._resource_servers[self.system_api_id] = copy.deepcopy(self._system_api)
             self._remember(self.system_api_id)
 
@@ -576,6 +624,125 @@ class Tenant:
         with self._lock:
             if self._grants.pop(grant_id, None) is not None:
                 self._order.pop(grant_id, None)
+
+    def client_credentials_grant(self, client_id: str, audience: str) -> dict[str, Any] | None:
+        """The grant that lets a client get client-credentials tokens for an API (``subject_type``
+        absent or ``client``), if any."""
+        with self._lock:
+            found = next(
+                (
+                    g
+                    for g in self._grants.values()
+                    if g.get("client_id") == client_id
+                    and g["audience"] == audience
+                    and g.get("subject_type", "client") == "client"
+                ),
+                None,
+            )
+            return copy.deepcopy(found) if found is not None else None
+
+    # -- log streams ---------------------------------------------------------------------------------------
+
+    def _find_log_stream(self, stream_id: str) -> dict[str, Any]:
+        found = self._log_streams.get(stream_id)
+        if found is None:
+            raise inexistent_log_stream()
+        return found
+
+    def create_log_stream(self, body: Any) -> dict[str, Any]:
+        """``POST /api/v2/log-streams`` (``eventbridge`` only, see the module docstring)."""
+        schemas.validate_body(schemas.create_log_stream_key(body), body)
+        stream_type = body["type"]
+        if stream_type not in EMULATED_LOG_STREAM_TYPES:
+            raise bad_request(
+                f"Log streams of type {stream_type} are not emulated: only type eventbridge is.",
+                "operation_not_supported",
+            )
+        with self._lock:
+            if self._default_source_taken:
+                source_uuid = str(uuid.uuid4())
+            else:
+                source_uuid = default_tenant_uuid(self.domain)
+                self._default_source_taken = True
+            stream_id = f"lst_{next(_log_stream_numbers):016d}"
+            stream: dict[str, Any] = {"id": stream_id}
+            if "name" in body:
+                stream["name"] = body["name"]
+            stream["type"] = stream_type
+            stream["status"] = "active"
+            stream["sink"] = {
+                "awsAccountId": body["sink"]["awsAccountId"],
+                "awsRegion": body["sink"]["awsRegion"],
+                "awsPartnerEventSource": partner_event_source_name(self.domain, source_uuid),
+            }
+            for field in ("filters", "isPriority", "pii_config"):
+                if field in body:
+                    stream[field] = copy.deepcopy(body[field])
+            self._log_streams[stream_id] = stream
+            self._log_stream_uuids[stream_id] = source_uuid
+            self._remember(stream_id)
+            return copy.deepcopy(stream)
+
+    def get_log_stream(self, stream_id: str) -> dict[str, Any]:
+        """``GET /api/v2/log-streams/{id}``."""
+        with self._lock:
+            return copy.deepcopy(self._find_log_stream(stream_id))
+
+    def list_log_streams(self) -> list[dict[str, Any]]:
+        """Every log stream, in creation order."""
+        with self._lock:
+            return [copy.deepcopy(s) for s in self._log_streams.values()]
+
+    def update_log_stream(self, stream_id: str, body: Any) -> dict[str, Any]:
+        """``PATCH /api/v2/log-streams/{id}``: the given fields replace the stored ones."""
+        schemas.validate_body("update_log_stream", body)
+        with self._lock:
+            stream = self._find_log_stream(stream_id)
+            if "sink" in body:
+                raise bad_request(
+                    f"The sink of a log stream of type {stream['type']} cannot be updated.",
+                    "operation_not_supported",
+                )
+            for field in _LOG_STREAM_UPDATABLE:
+                if field in body:
+                    stream[field] = copy.deepcopy(body[field])
+            ordered = {k: stream[k] for k in _LOG_STREAM_FIELD_ORDER if k in stream}
+            ordered.update({k: v for k, v in stream.items() if k not in ordered})
+            stream.clear()
+            stream.update(ordered)
+            return copy.deepcopy(stream)
+
+    def set_log_stream_status(self, stream_id: str, status: str) -> dict[str, Any]:
+        """Change a stream's status as Auth0 itself does (e.g. ``suspended`` after failures)."""
+        if status not in LOG_STREAM_STATUSES:
+            raise ValueError(f"a log stream's status is one of {', '.join(LOG_STREAM_STATUSES)}")
+        with self._lock:
+            stream = self._find_log_stream(stream_id)
+            stream["status"] = status
+            return copy.deepcopy(stream)
+
+    def delete_log_stream(self, stream_id: str) -> dict[str, Any]:
+        """``DELETE /api/v2/log-streams/{id}``; returns the deleted stream."""
+        with self._lock:
+            stream = self._find_log_stream(stream_id)
+            del self._log_streams[stream_id]
+            self._log_stream_uuids.pop(stream_id, None)
+            self._order.pop(stream_id, None)
+            return copy.deepcopy(stream)
+
+    def log_stream_source_uuid(self, stream_id: str) -> str | None:
+        """The UUID in the event source name of an EventBridge stream, if the stream exists."""
+        with self._lock:
+            return self._log_stream_uuids.get(stream_id)
+
+    def active_log_streams(self) -> list[tuple[dict[str, Any], str]]:
+        """Each ``active`` stream with the UUID of its event source, in creation order."""
+        with self._lock:
+            return [
+                (copy.deepcopy(s), self._log_stream_uuids[s["id"]])
+                for s in self._log_streams.values()
+                if s["status"] == "active"
+            ]
 
     # -- users ---------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Access tokens: issued by ``/oauth/token`` (or seeded), checked on every ``/api/v2`` call.
 
 Two kinds of token: a client-credentials token of an M2M client for the Management API
-(:meth:`TokenIssuer.issue`), and a user's access token for any API of the tenant
+(:meth:`TokenIssuer.issue`) or of any client of the tenant for one of its APIs
+(:meth:`TokenIssuer.issue_client_token`), and a user's access token for any API of the tenant
 (:meth:`TokenIssuer.issue_user_token`), as a login or an On-Behalf-Of exchange issues it. Tokens
 are opaque random strings or HS256 JWTs signed with a per-emulator key using the standard library:
 ``iss``, ``sub`` (``<client_id>@clients`` or the user id), ``aud``, ``azp``, ``iat``, ``exp``,
@@ -122,6 +123,18 @@ class TokenIssuer:
         return self._issue(
             client_id=client.client_id, scopes=scopes, lifetime=self.lifetime, audience=self.audience
         )
+
+    def issue_client_token(
+        self, *, client_id: str, audience: str, scopes: tuple[str, ...], lifetime: float | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A new client-credentials token for ``client_id`` to any API of the tenant (``audience``).
+
+        ``lifetime`` defaults to :attr:`lifetime`, the Management API tokens' lifetime.
+        """
+        effective = self.lifetime if lifetime is None else lifetime
+        if effective <= 0:
+            raise ValueError("a token lifetime must be positive")
+        return self._issue(client_id=client_id, scopes=scopes, lifetime=effective, audience=audience)
 
     def issue_user_token(
         self,
