@@ -1,6 +1,9 @@
 """``token-exchange-enabler``: the operator's command line (also ``python -m token_exchange_enabler``).
 
-Commands: ``replay`` (dead letters back to the source queue, or ``--peek`` at them), ``enable``
+Commands: ``setup`` (the application, its grant, the credentials secret, the log stream and the
+partner bus, created or corrected; the ``sam deploy`` parameters), ``doctor`` (every link checked,
+each failure with its fix), ``canary`` (a throwaway API enabled end to end, then deleted),
+``replay`` (dead letters back to the source queue, or ``--peek`` at them), ``enable``
 (APIs by id or identifier, now), ``reconcile`` (the sweep over every API of the tenant),
 ``status`` (queues, the oldest dead letter, the cached token, the mode), ``credentials`` (where an
 API's client credentials are) and ``rotate`` (a new secret for an API's client, stored). They read the same
@@ -50,6 +53,8 @@ configuration (environment variables, as for the Lambda functions):
   CLIENT_SECRETS_PREFIX, CLIENT_SECRETS_KMS_KEY_ID   credentials, rotate (and delivery by enable, reconcile)
   DEAD_LETTER_QUEUE_URL, SOURCE_QUEUE_URL, DELIVERY_DEAD_LETTER_QUEUE_URL   replay, status
   DASHBOARD_URL   status (the stack's CloudWatch dashboard)
+  AUTH0_EVENT_BUS_NAME, API_CREATED_RULE_ARN, RECONCILE_SCHEDULE_NAME   doctor (the stack's bus, rule, sweep)
+  AUTH0_ADMIN_TOKEN   setup, doctor (the log stream), canary: an operator's Management API token
   AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL   as for the AWS CLI (or --profile, --region, --endpoint-url)
 --stack-name NAME reads them from the deployed stack (its outputs and parameters) instead.
 """
