@@ -465,3 +465,41 @@ def test_canary_cleans_up_after_an_interrupt(bare):
 def test_canary_needs_an_operator_token(bare):
     result = bare.cli("canary", AUTH0_ADMIN_TOKEN=None)
     assert result.code == 2 and "AUTH0_ADMIN_TOKEN" in result.err
+
+
+# --------------------------------------------------------------------------- attacks on setup and canary
+
+
+def test_setup_stopped_before_its_secret_was_stored_recovers_without_a_second_application(bare):
+    """A setup killed between creating the application and storing its secret: the secret (only in
+    that run's memory) is gone; the next run finds the application by its tag, gives it a new secret
+    and stores that one."""
+    assert bare.setup().code == 0
+    boto3.client("secretsmanager").delete_secret(SecretId=DEFAULT_SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    result = bare.setup()
+    assert result.code == 0, result.err
+    steps = {s["name"]: s for s in result.json["steps"]}
+    assert steps["application"]["action"] == "unchanged"
+    assert steps["credentials secret"]["action"] == "created" and "rotate-secret" in steps["credentials secret"]["detail"]
+    assert len(bare.our_applications()) == 1
+    assert bare.token_for(bare.stored()).access_token
+
+
+def test_setup_names_the_applications_a_race_left_behind(bare):
+    assert bare.setup().code == 0
+    (kept,) = bare.our_applications()
+    extra = bare.admin("POST", "/clients", {"name": "token-exchange-enabler", "app_type": "non_interactive",
+                                            "client_metadata": {"managed_by": "token-exchange-enabler"}})
+    result = bare.setup()
+    assert result.code == 0 and result.json["changed"] is False
+    detail = result.json["steps"][0]["detail"]
+    assert detail.startswith(kept["client_id"]) and extra["client_id"] in detail and "delete them" in detail
+
+
+def test_canary_and_doctor_dry_runs_create_nothing(bare):
+    result = bare.cli("canary", "--dry-run", "--json")
+    assert result.code == 0 and result.json["result"] == "planned" and result.json["api_id"] is None
+    assert bare.emulator.resource_servers == [s for s in bare.emulator.resource_servers if s.get("is_system")]
+    doctor = bare.cli("doctor", "--dry-run", "--canary", "--json")
+    assert doctor.json["canary"]["result"] == "planned"
+    assert _canary_apis(bare.emulator) == []

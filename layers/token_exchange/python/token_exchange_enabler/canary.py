@@ -38,6 +38,7 @@ RESULT_ENABLED = "enabled"
 RESULT_TIMEOUT = "timeout"
 RESULT_INTERRUPTED = "interrupted"
 RESULT_FAILED = "failed"
+RESULT_PLANNED = "planned"  # --dry-run: nothing created
 
 
 @dataclass
@@ -61,6 +62,12 @@ class CanaryReport:
         return {"ok": self.ok, "latency_ms": self.latency_ms, "api_id": self.api_id, "cleaned_up": self.cleaned_up,
                 "result": self.result, "identifier": self.identifier, "mode": self.mode,
                 "timeout_seconds": self.timeout_seconds, "left_behind": list(self.left_behind), "error": self.error}
+
+
+def plan_canary(*, mode: str, timeout: float) -> CanaryReport:
+    """What the canary would do (``--dry-run``): the identifier it would create; nothing is created."""
+    return CanaryReport(identifier=IDENTIFIER_PREFIX + secrets.token_hex(6), mode=mode, timeout_seconds=timeout,
+                        result=RESULT_PLANNED, cleaned_up=True)
 
 
 def run_canary(api: ManagementApi, *, mode: str, timeout: float = 120.0, poll_interval: float = 2.0,

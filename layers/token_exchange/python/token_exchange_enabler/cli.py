@@ -678,6 +678,10 @@ def cmd_doctor(ctx: Context) -> int:
         if admin is None:
             report.checks.append(Check("canary", False, f"not run: no operator token in {ctx.args.admin_token_env}",
                                        f"export {ctx.args.admin_token_env}=<a Management API token> and run again"))
+        elif ctx.args.dry_run:
+            canary = _run_canary(ctx, admin, env)
+            report.checks.append(Check("canary", True, f"dry run: would create {canary.identifier} and wait up to "
+                                                       f"{canary.timeout_seconds:g} s"))
         else:
             canary = _run_canary(ctx, admin, env)
             interrupted = canary.result == "interrupted"
@@ -710,8 +714,11 @@ def cmd_doctor(ctx: Context) -> int:
 
 
 def _run_canary(ctx: Context, admin: Any, env: Mapping[str, str]):
-    from .canary import run_canary
+    from .canary import plan_canary, run_canary
     from .config import mode_of
+
+    if ctx.args.dry_run:
+        return plan_canary(mode=mode_of(env), timeout=ctx.args.timeout)
 
     prefix = (env.get("CLIENT_SECRETS_PREFIX") or "").strip()
     stop = StopRequest(ctx.err)
@@ -728,6 +735,9 @@ def cmd_canary(ctx: Context) -> int:
     report = _run_canary(ctx, admin, ctx.env)
 
     def text() -> str:
+        if report.result == "planned":
+            return (f"dry run: would create API {report.identifier}, wait up to {report.timeout_seconds:g} s for "
+                    f"it to be enabled ({report.mode}), then delete it and its client(s)")
         if report.ok:
             head = f"enabled {report.latency_ms / 1000:.1f} s after creation: API {report.api_id} ({report.identifier})"
         else:
@@ -740,7 +750,7 @@ def cmd_canary(ctx: Context) -> int:
     ctx.emit(report.as_dict(), text)
     if report.result == "interrupted":
         return EXIT_INTERRUPTED
-    if report.ok and report.cleaned_up:
+    if report.result == "planned" or report.ok and report.cleaned_up:
         return EXIT_OK
     return EXIT_UNREACHABLE if report.unreachable else EXIT_FAILED
 
@@ -985,6 +995,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "  token-exchange-enabler canary --stack-name token-exchange-enabler\n"
                 "  token-exchange-enabler canary --timeout 300 --json\n\n" + EXIT_CODES),
     )
+    doctor.add_argument("--dry-run", action="store_true", help="accepted for symmetry: doctor only reads "
+                                                                "(with --canary: the canary's plan, not the canary)")
+    canary.add_argument("--dry-run", action="store_true", help="say what the canary would create and wait for; "
+                                                                "create nothing")
     for command in (doctor, canary):
         command.add_argument("--timeout", type=_positive_float, default=120.0, metavar="SECONDS",
                              help="canary: how long to wait for the API to be enabled (default 120)")

@@ -210,7 +210,16 @@ class _Setup:
 
     def _application(self) -> Step:
         name = self.options.app_name
-        client = self._client_named_by_secret() or self._client_by_tag(name)
+        tagged = self._clients_by_tag(name)
+        client = self._client_named_by_secret() or (tagged[0] if tagged else None)
+        others = [c["client_id"] for c in tagged if client is None or c["client_id"] != client["client_id"]]
+        step = self._application_step(name, client)
+        if others:  # e.g. two setups raced, or one was stopped before it stored its secret
+            step.detail += (f"; {len(others)} other application(s) named {name!r} with the product's tag, unused: "
+                            f"{', '.join(others)} (delete them)")
+        return step
+
+    def _application_step(self, name: str, client: dict[str, Any] | None) -> Step:
         if client is None:
             if self.options.dry_run:
                 return Step("application", ACTION_WOULD_CREATE, f"a machine-to-machine application {name!r}")
@@ -260,13 +269,11 @@ class _Setup:
                              "another --secret-name or fix the secret")
         return client
 
-    def _client_by_tag(self, name: str) -> dict[str, Any] | None:
+    def _clients_by_tag(self, name: str) -> list[dict[str, Any]]:
         fields = "client_id,name,app_type,client_metadata,grant_types"
-        for client in self.api.iter_clients(app_type="non_interactive", fields=fields):
-            metadata = client.get("client_metadata") or {}
-            if metadata.get(MANAGED_BY_KEY) == PRODUCT and client.get("name") == name:
-                return client
-        return None
+        return [client for client in self.api.iter_clients(app_type="non_interactive", fields=fields)
+                if (client.get("client_metadata") or {}).get(MANAGED_BY_KEY) == PRODUCT
+                and client.get("name") == name]
 
     # -- 2. its grant to the Management API
 
