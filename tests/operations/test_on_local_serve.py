@@ -19,7 +19,7 @@ import pytest
 import requests
 from token_exchange_enabler.cli import main
 
-from local.serve import ServeOptions, Served, serving
+from local.serve import Served, ServeOptions, serving
 
 STACK_CHECKS = ["dead-letter queues", "event rule", "sweep schedule"]
 

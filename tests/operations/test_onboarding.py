@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from token_exchange_enabler.auth0 import ClientCredentials, TokenEndpoint
-from token_exchange_enabler.cli import STACK_OUTPUTS, STACK_PARAMETERS, main
+from token_exchange_enabler.cli import main
 from token_exchange_enabler.config import MODE_ON_BEHALF_OF
 from token_exchange_enabler.onboarding import DEFAULT_SECRET_NAME, OPERATOR_SCOPES, update_samconfig
 from token_exchange_enabler.scopes import required_scopes
@@ -272,7 +272,8 @@ def test_doctor_on_a_bare_tenant_names_setup_as_the_fix(bare):
     result = bare.cli("doctor", "--json")
     assert result.code == 1
     checks = _checks(result)
-    assert not checks["credentials secret"]["ok"] and "token-exchange-enabler setup" in checks["credentials secret"]["fix"]
+    secret = checks["credentials secret"]
+    assert not secret["ok"] and "token-exchange-enabler setup" in secret["fix"]
     assert not checks["log stream"]["ok"] and "setup" in checks["log stream"]["fix"]
     without_token = bare.cli("doctor", "--json", AUTH0_ADMIN_TOKEN=None)
     stream = _checks(without_token)["log stream"]
@@ -292,16 +293,12 @@ def test_doctor_exits_3_when_aws_cannot_be_reached(bare):
 def deployed(bare) -> Iterator[Bare]:
     """``bare`` after setup and a local ``sam deploy`` with setup's parameters; ``env`` as --stack-name
     would read it."""
+    from local.serve import operator_environment
     from local.stack import deploy_local_stack
 
     report = bare.setup().json
     stack = deploy_local_stack(dict(report["parameters"]))
-    outputs = stack.outputs()
-    env = {**bare.env, **stack.functions["ReplayFunction"].environment}
-    env |= {variable: outputs[key] for key, variable in STACK_OUTPUTS.items() if key in outputs}
-    env |= {variable: str(stack.parameters[key]) for key, variable in STACK_PARAMETERS.items()
-            if key in stack.parameters}
-    bare.env = env
+    bare.env = {**bare.env, **operator_environment(stack)}
     try:
         yield bare
     finally:
@@ -480,7 +477,8 @@ def test_setup_stopped_before_its_secret_was_stored_recovers_without_a_second_ap
     assert result.code == 0, result.err
     steps = {s["name"]: s for s in result.json["steps"]}
     assert steps["application"]["action"] == "unchanged"
-    assert steps["credentials secret"]["action"] == "created" and "rotate-secret" in steps["credentials secret"]["detail"]
+    secret = steps["credentials secret"]
+    assert secret["action"] == "created" and "rotate-secret" in secret["detail"]
     assert len(bare.our_applications()) == 1
     assert bare.token_for(bare.stored()).access_token
 
