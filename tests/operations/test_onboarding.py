@@ -501,3 +501,25 @@ def test_canary_and_doctor_dry_runs_create_nothing(bare):
     doctor = bare.cli("doctor", "--dry-run", "--canary", "--json")
     assert doctor.json["canary"]["result"] == "planned"
     assert _canary_apis(bare.emulator) == []
+
+
+def test_doctor_exits_3_when_auth0_cannot_be_reached(bare):
+    assert bare.setup().code == 0
+    result = bare.cli("doctor", "--json", AUTH0_BASE_URL="http://127.0.0.1:9")
+    assert result.code == 3, result.out + result.err
+    checks = _checks(result)
+    assert checks["management api token"]["ok"] is False and "try again" in checks["management api token"]["fix"]
+
+
+def test_setup_encrypts_the_secret_with_the_given_key_and_moves_it_to_another(bare):
+    kms = boto3.client("kms")
+    first_key = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert bare.setup("--kms-key-id", first_key).code == 0
+    secrets = boto3.client("secretsmanager")
+    assert secrets.describe_secret(SecretId=DEFAULT_SECRET_NAME)["KmsKeyId"] == first_key
+    second_key = kms.create_key()["KeyMetadata"]["KeyId"]
+    result = bare.setup("--kms-key-id", second_key)
+    step = {s["name"]: s for s in result.json["steps"]}["credentials secret"]
+    assert step["action"] == "updated" and f"encrypt with {second_key}" in step["detail"]
+    assert secrets.describe_secret(SecretId=DEFAULT_SECRET_NAME)["KmsKeyId"] == second_key
+    assert bare.setup("--kms-key-id", second_key).json["changed"] is False

@@ -169,7 +169,22 @@ CALLED_ONLY_BY_THE_COMMAND_LINE = {
     "sqs:CancelMessageMoveTask": "Replayer._follow cancels a move task only with cancel_on_stop=True (Ctrl-C)",
     "secretsmanager:UpdateSecretVersionStage": "ClientSecretStore.promote, called by credentials.rotate only "
                                                "(the CLI's rotate; no function handler imports credentials)",
+    # setup (onboarding), doctor and canary run with the operator's own AWS credentials; no function
+    # handler imports those modules (test_each_role_grants_only_what_its_functions_code_can_reach).
+    "events:ActivateEventSource": "onboarding: setup activates a deactivated partner event source",
+    "events:CreateEventBus": "onboarding: setup associates the partner event source with a bus",
+    "events:DescribeEventSource": "onboarding, doctor: the partner event source's state",
+    "events:ListEventBuses": "onboarding, doctor: whether the source's bus exists",
+    "events:DescribeRule": "doctor: the stack's rule is enabled",
+    "events:ListTargetsByRule": "doctor: the stack's rule targets the queue",
+    "scheduler:GetSchedule": "doctor: the sweep's schedule is enabled",
+    "secretsmanager:UpdateSecret": "onboarding: setup moves the credentials secret to the given KMS key",
+    "secretsmanager:DeleteSecret": "canary: the credentials delivered for the canary's client are deleted",
+    "sts:GetCallerIdentity": "onboarding, doctor: the account the log stream sends to",
 }
+
+ONBOARDING_CALLS = {action for action, why in CALLED_ONLY_BY_THE_COMMAND_LINE.items()
+                    if why.startswith(("onboarding", "doctor", "canary"))}
 
 # --- reading the grants ---------------------------------------------------------------------------
 
@@ -221,7 +236,7 @@ _POWERTOOLS_PARAMETERS = {
     "get_secret": "secretsmanager:GetSecretValue",
     "SecretsProvider": "secretsmanager:GetSecretValue",  # .get() calls GetSecretValue
 }
-_PARAMETERS_USE = re.compile(r"\bparameters\.(\w+)\(")
+_PARAMETERS_USE = re.compile(r"(?<![\w.])parameters\.(\w+)\(")  # the module, not an attribute named so
 # Operations named alike in several services, by the one service the library calls them on (a test
 # below checks where they are called).
 _CALLED_ON = {"tag_resource": "secretsmanager", "TagResource": "secretsmanager"}
@@ -412,8 +427,10 @@ def test_no_function_reaches_the_command_lines_stack_lookup(sam_template):
     for function in function_roles(sam_template):
         calls = aws_calls(reachable_source(handler_file(sam_template, function)), all_services)
         assert "cloudformation:DescribeStacks" not in calls, function
+        # setup, doctor and the canary: their calls are unreachable from every handler.
+        assert not calls.keys() & ONBOARDING_CALLS, (function, sorted(calls.keys() & ONBOARDING_CALLS))
     assert set(CALLED_ONLY_BY_THE_COMMAND_LINE) == {"cloudformation:DescribeStacks", "sqs:CancelMessageMoveTask",
-                                                    "secretsmanager:UpdateSecretVersionStage"}
+                                                    "secretsmanager:UpdateSecretVersionStage", *ONBOARDING_CALLS}
 
 
 def test_rotations_are_finished_by_the_command_line_only(sam_template):

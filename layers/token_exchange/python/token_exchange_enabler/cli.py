@@ -665,7 +665,7 @@ def cmd_doctor(ctx: Context) -> int:
         env["AUTH0_CREDENTIALS_SECRET_ID"] = DEFAULT_SECRET_NAME
         notes.append(f"AUTH0_CREDENTIALS_SECRET_ID not set: looking at {DEFAULT_SECRET_NAME} (setup's default)")
     if not env.get("TOKEN_CACHE_SECRET_ID", "").strip():
-        env["TOKEN_CACHE_SECRET_ID"] = "-"  # noqa: S105 - the token cache's name; no check reads it
+        env["TOKEN_CACHE_SECRET_ID"] = "-"  # noqa: S105  # nosec B105 - the token cache's name; no check reads it
     for note in notes:
         ctx.note(note)
     domain = (env.get("AUTH0_DOMAIN") or "").strip().lower() or None

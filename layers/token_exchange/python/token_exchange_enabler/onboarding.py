@@ -52,7 +52,7 @@ from .errors import KIND_CONFIGURATION, KIND_REJECTED, KIND_UNREACHABLE
 from .scopes import required_scopes
 
 DEFAULT_APP_NAME = "token-exchange-enabler"
-DEFAULT_SECRET_NAME = "token-exchange-enabler/auth0-credentials"  # noqa: S105 - a name, not a secret
+DEFAULT_SECRET_NAME = "token-exchange-enabler/auth0-credentials"  # noqa: S105  # nosec B105 - a name, not a secret
 DEFAULT_STREAM_NAME = "token-exchange-enabler"
 # The log-stream filter category that holds the "API created" records (sapi): Auth0's "Management
 # API - Success" filter.
@@ -198,13 +198,12 @@ class _Setup:
         self.report.error_kind = kind
 
     def _parameters(self) -> dict[str, str]:
-        parameters = {"Auth0Domain": self.options.domain, "TokenExchangeMode": self.options.mode}
+        deploy = {"Auth0Domain": self.options.domain, "TokenExchangeMode": self.options.mode}
         if self.source:
-            parameters["Auth0EventBusName"] = self.source
+            deploy["Auth0EventBusName"] = self.source
         if self.secret_arn:
-            parameters["Auth0CredentialsSecretArn"] = self.secret_arn
-        parameters.update(self.options.extra_parameters)
-        return parameters
+            deploy["Auth0CredentialsSecretArn"] = self.secret_arn
+        return {**deploy, **self.options.extra_parameters}
 
     # -- 1. the application
 
@@ -228,7 +227,7 @@ class _Setup:
                 "description": "Enables token exchange for each new API (token-exchange-enabler)",
                 "app_type": "non_interactive",
                 "grant_types": [CREDENTIALS_GRANT_TYPE],
-                "token_endpoint_auth_method": "client_secret_post",
+                "token_endpoint_auth_method": "client_secret_post",  # nosec B105 - a method's name
                 "oidc_conformant": True,
                 "client_metadata": dict(MANAGED_BY),
             })
