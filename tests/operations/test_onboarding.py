@@ -523,3 +523,13 @@ def test_setup_encrypts_the_secret_with_the_given_key_and_moves_it_to_another(ba
     assert step["action"] == "updated" and f"encrypt with {second_key}" in step["detail"]
     assert secrets.describe_secret(SecretId=DEFAULT_SECRET_NAME)["KmsKeyId"] == second_key
     assert bare.setup("--kms-key-id", second_key).json["changed"] is False
+
+
+def test_doctor_with_a_refused_operator_token_fails_the_stream_checks_not_exit_3(bare):
+    assert bare.setup().code == 0
+    result = bare.cli("doctor", "--json", AUTH0_ADMIN_TOKEN="not-a-token-the-tenant-issued")
+    assert result.code == 1, result.out + result.err
+    checks = _checks(result)
+    assert "refused the token in AUTH0_ADMIN_TOKEN" in checks["log stream"]["detail"]
+    assert "export AUTH0_ADMIN_TOKEN" in checks["log stream"]["fix"]
+    assert checks["log stream active"]["detail"].startswith("not checked")

@@ -234,7 +234,11 @@ class Doctor:
             try:
                 streams = [s for s in self.admin_api.list_log_streams() if s.get("type") == "eventbridge"]
             except Unauthorized:
-                raise _Unreachable(f"Auth0 refused the token in {self.admin_token_env} (expired?)") from None
+                self._add("log stream", False, f"Auth0 refused the token in {self.admin_token_env} (expired?)",
+                          fix_token)
+                for name in ("log stream active", "log stream filters"):
+                    self._not_checked(name, "the log stream could not be read", fix_token)
+                return
             chosen = [s for s in streams if bus and (s.get("sink") or {}).get("awsPartnerEventSource") == bus]
             if not chosen:
                 chosen = [s for s in streams if (s.get("sink") or {}).get("awsAccountId") == account

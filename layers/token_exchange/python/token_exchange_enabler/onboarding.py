@@ -351,7 +351,7 @@ class _Setup:
                 return Step("credentials secret", ACTION_WOULD_UPDATE, f"{self.secret_arn}: {key_change}")
             self._secrets().update_secret(SecretId=name, KmsKeyId=self.options.kms_key_id)
             return Step("credentials secret", ACTION_UPDATED, f"{self.secret_arn}: {key_change}")
-        why = problem or ("new application" if described is None else "a new application secret")
+        why = problem or ("it does not exist" if described is None else "a new application secret")
         if self.options.dry_run:
             action = ACTION_WOULD_CREATE if described is None else ACTION_WOULD_UPDATE
             rotate = "" if self.created_secret else " (the application gets a new secret: rotate-secret)"
@@ -394,8 +394,10 @@ class _Setup:
                                  session=self.session)
         try:
             endpoint.fetch()
-        except CredentialsRejected:
-            return "Auth0 refuses its client secret"
+        except CredentialsRejected as error:
+            # 401: the secret is wrong. 403: the application may not have a token for the audience
+            # (no grant yet, in a dry run): not the secret's fault.
+            return "Auth0 refuses its client secret" if error.status != 403 else None
         return None
 
     # -- 4. the log stream
