@@ -81,7 +81,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +88,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import ClientError
 
+from local.auth0_emulator.partner import put_events_entry
 from local.template import (
     NO_VALUE,
     ROOT,
@@ -311,24 +311,12 @@ class LocalStack:
         ``source``, ``detail-type``, ``detail``, ``time`` and ``resources`` come from each
         envelope. EventBridge assigns the id, account and region, as it does for Auth0's events.
         """
-        entries = [self._entry(event) for event in events]
+        entries = [put_events_entry(self.event_bus_name, event) for event in events]
         for start in range(0, len(entries), 10):
             response = self._events.put_events(Entries=entries[start : start + 10])
             if response.get("FailedEntryCount"):
                 failures = [e for e in response["Entries"] if "ErrorCode" in e]
                 raise LocalStackError(f"PutEvents on {self.event_bus_name} refused events: {failures}")
-
-    def _entry(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "EventBusName": self.event_bus_name,
-            "Source": event["source"],
-            "DetailType": event["detail-type"],
-            "Detail": json.dumps(event["detail"]),
-            "Resources": list(event.get("resources", [])),
-        }
-        if event.get("time"):
-            entry["Time"] = datetime.fromisoformat(event["time"])
-        return entry
 
     def outputs(self) -> dict[str, str]:
         """The template's Outputs that have a local value, as ``describe-stacks`` lists them

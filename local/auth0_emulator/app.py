@@ -212,6 +212,27 @@ def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = N
     return HttpResponse(status, body, {"Content-Type": _JSON, **(headers or {})})
 
 
+NO_AUDIENCE = "No audience parameter was provided, and no default audience has been configured"
+
+
+def _access_denied(description: str, headers: Mapping[str, str]) -> HttpResponse:
+    """The token endpoint's 403 ``access_denied``."""
+    return _json_response(403, oauth_error("access_denied", description), headers)
+
+
+def _not_authorized(audience: str) -> str:
+    return (f'Client is not authorized to access "{audience}". You need to create a "client-grant" '
+            "associated to this API.")
+
+
+def _requested_scopes(params: Mapping[str, Any], granted: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    """The token's scopes (the requested ``scope``, else every granted one) and those requested but not granted."""
+    if not params.get("scope"):
+        return tuple(granted), []
+    requested = tuple(str(params["scope"]).split())
+    return requested, [scope for scope in requested if scope not in granted]
+
+
 def _paginate(items: list[dict[str, Any]], query: Mapping[str, Any], key: str) -> Any:
     """Offset pagination: a bare page, or ``{start, limit, total, <key>}`` with ``include_totals``."""
     page = query.get("page", 0)
@@ -508,34 +529,14 @@ class EmulatorApp:
             return _json_response(401, oauth_error("access_denied", "Unauthorized"), headers)
         audience = params.get("audience")
         if not audience:
-            return _json_response(
-                403,
-                oauth_error(
-                    "access_denied",
-                    "No audience parameter was provided, and no default audience has been configured",
-                ),
-                headers,
-            )
+            return _access_denied(NO_AUDIENCE, headers)
         if audience != self.issuer.audience:
             if self.tenant.resource_server_by_identifier(str(audience)) is None:
-                description = f"Service not enabled within domain: {audience}"
-            else:
-                description = (
-                    f'Client is not authorized to access "{audience}". You need to create a "client-grant" '
-                    "associated to this API."
-                )
-            return _json_response(403, oauth_error("access_denied", description), headers)
-        scopes = client.scopes
-        if params.get("scope"):
-            requested = tuple(str(params["scope"]).split())
-            missing = [s for s in requested if s not in client.scopes]
-            if missing:
-                return _json_response(
-                    403,
-                    oauth_error("access_denied", f"Client has not been granted scopes: {', '.join(missing)}"),
-                    headers,
-                )
-            scopes = requested
+                return _access_denied(f"Service not enabled within domain: {audience}", headers)
+            return _access_denied(_not_authorized(str(audience)), headers)
+        scopes, missing = _requested_scopes(params, client.scopes)
+        if missing:
+            return _access_denied(f"Client has not been granted scopes: {', '.join(missing)}", headers)
         token, _ = self.issuer.issue(client, scopes)
         return self._token_response(token, self.issuer.lifetime, scopes, headers)
 
@@ -572,41 +573,20 @@ class EmulatorApp:
             )
         audience = params.get("audience")
         if not audience:
-            return _json_response(
-                403,
-                oauth_error(
-                    "access_denied",
-                    "No audience parameter was provided, and no default audience has been configured",
-                ),
-                headers,
-            )
+            return _access_denied(NO_AUDIENCE, headers)
         api = self.tenant.resource_server_by_identifier(str(audience))
         if api is None:
-            return _json_response(
-                403, oauth_error("access_denied", f"Service not enabled within domain: {audience}"), headers
-            )
+            return _access_denied(f"Service not enabled within domain: {audience}", headers)
         grant = self.tenant.client_credentials_grant(client_id, str(audience))
         if grant is None:
-            description = (
-                f'Client is not authorized to access "{audience}". You need to create a "client-grant" '
-                "associated to this API."
-            )
-            return _json_response(403, oauth_error("access_denied", description), headers)
+            return _access_denied(_not_authorized(str(audience)), headers)
         if grant.get("allow_all_scopes") is True:
             granted = tuple(s["value"] for s in api.get("scopes", []) if isinstance(s, dict) and "value" in s)
         else:
             granted = tuple(grant.get("scope") or ())
-        scopes = granted
-        if params.get("scope"):
-            requested = tuple(str(params["scope"]).split())
-            missing = [s for s in requested if s not in granted]
-            if missing:
-                return _json_response(
-                    403,
-                    oauth_error("access_denied", f"Client has not been granted scopes: {', '.join(missing)}"),
-                    headers,
-                )
-            scopes = requested
+        scopes, missing = _requested_scopes(params, granted)
+        if missing:
+            return _access_denied(f"Client has not been granted scopes: {', '.join(missing)}", headers)
         # A Management API token lives as long as the M2M credentials' ones; another API's, its token_lifetime.
         if audience == self.issuer.audience:
             lifetime = self.issuer.lifetime

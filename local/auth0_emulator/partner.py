@@ -18,7 +18,7 @@ way ``local/stack.py`` plays the partner:
   (moto then reports the source's ``State`` as ``DELETED`` in ``DescribeEventSource``).
 - ``deliver``: only when a bus named after the source exists (``ListEventBuses``), i.e. the source
   is associated; then ``PutEvents`` on that bus with the envelope's ``source``, ``detail-type``,
-  ``detail``, ``time`` and ``resources``, exactly as ``LocalStack._entry`` does. moto's
+  ``detail``, ``time`` and ``resources`` (:func:`put_events_entry`, which ``LocalStack`` uses too). moto's
   ``PutPartnerEvents`` would deliver to the default bus instead, hence ``PutEvents``.
 
 moto gap (the one ``local/stack.py``'s module docstring describes): moto finds the bus of
@@ -65,7 +65,8 @@ class PartnerDeliveryError(RuntimeError):
 
 
 def put_events_entry(bus_name: str, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``PutEvents`` entry for an EventBridge envelope, as ``LocalStack._entry`` builds it."""
+    """The ``PutEvents`` entry for an EventBridge envelope (Auth0's partner delivery, and the local
+    stack's ``put_auth0_events``): EventBridge itself assigns the id, account and region."""
     entry: dict[str, Any] = {
         "EventBusName": bus_name,
         "Source": event["source"],

@@ -37,6 +37,19 @@ class CliResult:
         return json.loads(self.out)
 
 
+def run_cli(base: dict[str, str], *argv: str, **env: str | None) -> CliResult:
+    """The operator CLI run in this process with ``base`` as its environment (``env`` overrides it;
+    a None value drops the variable)."""
+    from token_exchange_enabler.cli import main
+
+    environ = {**base, **{k: v for k, v in env.items() if v is not None}}
+    for name in [k for k, v in env.items() if v is None]:
+        environ.pop(name, None)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), environ=environ, out=out, err=err)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
 @dataclass
 class Ops:
     stack: LocalStack
@@ -49,14 +62,7 @@ class Ops:
 
     def cli(self, *argv: str, **env: str | None) -> CliResult:
         """Run the CLI in this process with the stack's configuration (``env`` overrides; None drops)."""
-        from token_exchange_enabler.cli import main
-
-        environ = {**self.env, **{k: v for k, v in env.items() if v is not None}}
-        for name in [k for k, v in env.items() if v is None]:
-            environ.pop(name, None)
-        out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), environ=environ, out=out, err=err)
-        return CliResult(code, out.getvalue(), err.getvalue())
+        return run_cli(self.env, *argv, **env)
 
     # -- Auth0
 

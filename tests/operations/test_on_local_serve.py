@@ -10,24 +10,21 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from token_exchange_enabler.cli import main
 
 from local.serve import Served, ServeOptions, serving
+from tests.operations.conftest import run_cli
 
 STACK_CHECKS = ["dead-letter queues", "event rule", "sweep schedule"]
 
 
 def cli(served: Served, *argv: str) -> tuple[int, Any, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), environ=dict(served.env), out=out, err=err)
-    return code, json.loads(out.getvalue()) if "--json" in argv else out.getvalue(), err.getvalue()
+    result = run_cli(served.env, *argv)
+    return result.code, result.json if "--json" in argv else result.out, result.err
 
 
 def canary_apis(served: Served) -> list[dict]:

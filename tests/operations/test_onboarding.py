@@ -26,6 +26,7 @@ from token_exchange_enabler.scopes import required_scopes
 from local.auth0_emulator import Auth0Emulator
 from local.auth0_emulator.partner import LocalEventBridgePartner
 from tests.conftest import AUTH0_DOMAIN as DOMAIN
+from tests.operations.conftest import CliResult, run_cli
 
 ADMIN_ID = "operator00000000000000000000admin"
 ADMIN_SECRET = "operator-secret-" + "9" * 48
@@ -36,17 +37,6 @@ OBO = "on_behalf_of_token_exchange"
 
 
 @dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@dataclass
 class Bare:
     """A tenant and an account with nothing set up; ``cli`` runs a command with the operator's token."""
 
@@ -54,15 +44,10 @@ class Bare:
     admin_token: str
     env: dict[str, str] = field(default_factory=dict)
 
-    def cli(self, *argv: str, **env: str | None) -> Result:
-        environ = {**self.env, **{k: v for k, v in env.items() if v is not None}}
-        for name in [k for k, v in env.items() if v is None]:
-            environ.pop(name, None)
-        out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), environ=environ, out=out, err=err)
-        return Result(code, out.getvalue(), err.getvalue())
+    def cli(self, *argv: str, **env: str | None) -> CliResult:
+        return run_cli(self.env, *argv, **env)
 
-    def setup(self, *argv: str, **env: str | None) -> Result:
+    def setup(self, *argv: str, **env: str | None) -> CliResult:
         return self.cli("setup", "--domain", DOMAIN, "--json", *argv, **env)
 
     # -- what the tenant and the account hold
@@ -251,7 +236,7 @@ def test_setup_refuses_without_an_operator_token_or_with_too_few_scopes(bare):
 # --------------------------------------------------------------------------- doctor without a stack
 
 
-def _checks(result: Result) -> dict[str, dict]:
+def _checks(result: CliResult) -> dict[str, dict]:
     return {check["name"]: check for check in result.json["checks"]}
 
 
@@ -314,7 +299,7 @@ def test_doctor_on_a_deployed_stack_passes_every_check(deployed):
     assert text.code == 0 and "all checks pass" in text.out
 
 
-def _one_failure(result: Result) -> dict:
+def _one_failure(result: CliResult) -> dict:
     assert result.code == 1, result.out + result.err
     failing = [check for check in result.json["checks"] if not check["ok"]]
     assert len(failing) == 1, failing

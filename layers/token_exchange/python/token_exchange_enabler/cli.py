@@ -84,8 +84,6 @@ STACK_PARAMETERS = {
     "NotificationBusName": "NOTIFICATION_BUS_NAME",
 }
 
-_NOT_REACHABLE_CODES = {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
-                        "InternalFailure", "InternalError", "RequestTimeout"}
 
 
 class UsageError(Exception):
@@ -1062,7 +1060,7 @@ def _failure(error: Exception) -> tuple[int, str]:
     )
 
     from .auth0 import Auth0Error
-    from .aws_errors import aws_error_code
+    from .aws_errors import aws_error_code, aws_unreachable
     from .config import ConfigError
     from .errors import PermanentFailure
     from .replay import NativeRedriveUnavailable
@@ -1078,7 +1076,7 @@ def _failure(error: Exception) -> tuple[int, str]:
     if isinstance(error, ClientError):
         code = aws_error_code(error)
         operation = getattr(error, "operation_name", "") or "AWS"
-        if code in _NOT_REACHABLE_CODES or code.startswith("5"):
+        if aws_unreachable(error):
             return EXIT_UNREACHABLE, f"{operation} failed: {code} (AWS unavailable; try again)"
         return EXIT_USAGE, f"{operation} failed: {code} (check the queue/secret names and the permissions)"
     if isinstance(error, EndpointConnectionError | BotoCoreError):

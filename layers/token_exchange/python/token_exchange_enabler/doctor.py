@@ -43,9 +43,9 @@ from .auth0 import (
     TokenEndpoint,
     Unauthorized,
 )
-from .aws_errors import aws_error_code
+from .aws_errors import aws_error_code, aws_unreachable
 from .config import Config, ConfigError
-from .onboarding import AWS_UNAVAILABLE_CODES, MANAGEMENT_SUCCESS, event_bus_exists, passes_api_created
+from .onboarding import MANAGEMENT_SUCCESS, event_bus_exists, passes_api_created
 from .scopes import required_scopes
 from .status import oldest_dead_letter, queue_depth
 from .token_cache import Token
@@ -135,7 +135,7 @@ class Doctor:
                 self._add(name, False, f"Auth0 refused: {error}", fix)
         except Exception as error:
             code = aws_error_code(error)
-            if _aws_unreachable(error):
+            if aws_unreachable(error):
                 self._add(name, False, f"AWS unreachable or unavailable ({code})", "try again in a minute",
                           unreachable=True)
             elif _is_aws_error(error):
@@ -428,12 +428,3 @@ def _is_aws_error(error: BaseException) -> bool:
 
     return isinstance(error, BotoCoreError | ClientError)
 
-
-def _aws_unreachable(error: BaseException) -> bool:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
-
-    if isinstance(error, ClientError):
-        code = aws_error_code(error)
-        return code in AWS_UNAVAILABLE_CODES or code.startswith("5")
-    return isinstance(error, BotoCoreError) and not isinstance(error, NoCredentialsError | NoRegionError |
-                                                                      ProfileNotFound)

@@ -46,7 +46,7 @@ from .auth0 import (
     TokenEndpoint,
     Unauthorized,
 )
-from .aws_errors import aws_error_code
+from .aws_errors import aws_error_code, aws_unreachable
 from .decision import MANAGED_BY, MANAGED_BY_KEY, PRODUCT
 from .errors import KIND_CONFIGURATION, KIND_REJECTED, KIND_UNREACHABLE
 from .scopes import required_scopes
@@ -167,6 +167,10 @@ class _Setup:
         self.created_secret: str | None = None
         self.secret_arn: str | None = None
         self.source: str | None = None
+        # The credentials secret as found (see _read_secret).
+        self._secret_read = False
+        self._described: dict[str, Any] | None = None
+        self._stored: ClientCredentials | None = None
 
     def run(self) -> SetupReport:
         steps: list[tuple[str, Callable[[], Step]]] = [
@@ -305,17 +309,31 @@ class _Setup:
     def _secrets(self) -> Any:
         return self.aws("secretsmanager")
 
-    def _describe_secret(self) -> dict[str, Any] | None:
+    def _read_secret(self) -> None:
+        """Read the credentials secret once (steps 1 and 3 both need it; only step 3 writes it)."""
+        if self._secret_read:
+            return
         try:
-            return self._secrets().describe_secret(SecretId=self.options.secret_name)
+            described = self._secrets().describe_secret(SecretId=self.options.secret_name)
         except Exception as error:
-            if aws_error_code(error) == "ResourceNotFoundException":
-                return None
-            raise
+            if aws_error_code(error) != "ResourceNotFoundException":
+                raise
+            described = None
+        self._described = described
+        self._stored = self._read_stored_credentials() if described is not None else None
+        self._secret_read = True
+
+    def _describe_secret(self) -> dict[str, Any] | None:
+        """The credentials secret as it was before this run wrote it."""
+        self._read_secret()
+        return self._described
 
     def _stored_credentials(self) -> ClientCredentials | None:
-        if self._describe_secret() is None:
-            return None
+        """What the secret held before this run wrote it; None: nothing usable."""
+        self._read_secret()
+        return self._stored
+
+    def _read_stored_credentials(self) -> ClientCredentials | None:
         try:
             value = self._secrets().get_secret_value(SecretId=self.options.secret_name)
             return ClientCredentials.from_secret(json.loads(value.get("SecretString") or "null"))
@@ -335,7 +353,7 @@ class _Setup:
             action = ACTION_WOULD_UPDATE if described else ACTION_WOULD_CREATE
             return Step("credentials secret", action, f"{name} with the new application's credentials")
         client_id = self.client["client_id"]
-        stored = self._stored_credentials() if described is not None else None
+        stored = self._stored_credentials()
         key_change = self._kms_change(described)
         problem = None
         if stored is None:
@@ -518,22 +536,17 @@ def _auth0_failure(error: Auth0Error) -> tuple[str, str]:
 
 def _aws_failure(error: Exception) -> tuple[str, str]:
     """Message and kind of a boto3 failure (its code, never its message: it may echo values)."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
+    from botocore.exceptions import BotoCoreError, ClientError
 
+    if not isinstance(error, BotoCoreError | ClientError):
+        raise error
     code = aws_error_code(error)
+    if aws_unreachable(error):
+        return f"AWS unreachable or unavailable ({code}): try again", KIND_UNREACHABLE
     if isinstance(error, ClientError):
-        if code in AWS_UNAVAILABLE_CODES or code.startswith("5"):
-            return f"AWS unavailable ({code}): try again", KIND_UNREACHABLE
         return f"AWS refused: {code} (check the names, the region and the permissions)", KIND_CONFIGURATION
-    if isinstance(error, NoCredentialsError | NoRegionError | ProfileNotFound):
-        return f"AWS configuration: {code}", KIND_CONFIGURATION
-    if isinstance(error, BotoCoreError):
-        return f"AWS unreachable: {code}", KIND_UNREACHABLE
-    raise error
+    return f"AWS configuration: {code}", KIND_CONFIGURATION
 
-
-AWS_UNAVAILABLE_CODES = frozenset({"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
-                                   "InternalFailure", "InternalError", "InternalServiceError", "RequestTimeout"})
 
 OPERATOR_SCOPES: tuple[str, ...] = (
     "read:clients", "create:clients", "update:clients", "update:client_keys",
